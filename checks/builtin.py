@@ -1,0 +1,3 @@
+"""Imports every built-in check module so each registers its type."""
+
+from checks import http  # noqa: F401

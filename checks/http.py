@@ -1,0 +1,281 @@
+"""`http`: one HTTP request, judged by status, body assertions and latency.
+
+By default every attempt opens a fresh connection (TCP and TLS): an SLA probe must see what a
+new client sees, not a warm pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import ssl
+from typing import Any, Literal
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from checks import base
+from checks.base import AttemptContext, CheckConfig, CheckFailure, Resources, Result
+from checks.jsonpath import MISSING, compile_path, lookup
+from checks.registry import register
+from probe.durations import Duration
+from probe.secrets import Secret, redact
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JsonAssertion(_Strict):
+    """`path` must exist; optionally equal a value, be one of values, or match a regex."""
+
+    path: str
+    equals: Any = None
+    one_of: list[Any] | None = None
+    matches: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        compile_path(value)
+        return value
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+
+class Expect(_Strict):
+    status: list[int] = Field(default_factory=lambda: [200])
+    json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
+    regex: str | None = None
+    not_regex: str | None = None
+    max_latency: Duration | None = None
+
+    @field_validator("regex", "not_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _codes(cls, value: list[int]) -> list[int]:
+        if not value or any(not 100 <= v <= 599 for v in value):
+            raise ValueError("must list HTTP status codes between 100 and 599")
+        return value
+
+
+class TlsOptions(_Strict):
+    verify: bool = True
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsOptions:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (client certificate, mTLS)")
+        return self
+
+
+def build_ssl_context(options: TlsOptions) -> ssl.SSLContext:
+    """A client TLS context: verification on by default, optional CA and client certificate."""
+    try:
+        context = ssl.create_default_context(cafile=options.ca_file)
+        if options.cert_file is not None:
+            context.load_cert_chain(options.cert_file, options.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load TLS files: {exc}") from None
+    if not options.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class HttpConfig(CheckConfig):
+    type: Literal["http"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret_headers: dict[str, Secret] = Field(default_factory=dict)
+    body: str | None = None
+    json_body: Any = Field(default=None, alias="json")
+    expect: Expect = Field(default_factory=Expect)
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    max_body: int = Field(default=1 << 20, ge=0)
+    fresh_connection: bool = True
+    follow_redirects: bool = False
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpConfig:
+        if self.body is not None and self.json_body is not None:
+            raise ValueError("give either body or json, not both")
+        build_ssl_context(self.tls)
+        return self
+
+
+def classify_client_error(exc: BaseException) -> tuple[str, str]:
+    """(failure class, detail) for an aiohttp/OS error; deliberately explicit per type."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return base.DNS, f"DNS lookup failed: {exc.os_error}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return base.TLS, f"certificate rejected: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return base.TLS, f"TLS failed: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return base.CONNECT, f"connect failed: {exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return base.PROTOCOL, "server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return base.PROTOCOL, f"bad response: {exc}"
+    if isinstance(exc, ConnectionError):
+        return base.CONNECT, f"connection error: {exc}"
+    if isinstance(exc, aiohttp.ClientError):
+        return base.PROTOCOL, f"{type(exc).__name__}: {exc}"
+    return base.ERROR, f"{type(exc).__name__}: {exc}"
+
+
+def peer_certificate_sha256(response: aiohttp.ClientResponse) -> str | None:
+    connection = response.connection
+    if connection is None or connection.transport is None:
+        return None
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest() if der else None
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or `too_large` as soon as more than `limit` bytes arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise CheckFailure(base.TOO_LARGE, f"response body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def judge_body(expect: Expect, body: bytes) -> None:
+    """Raise `assertion` when the body fails an expectation."""
+    text: str | None = None
+    if expect.regex is not None or expect.not_regex is not None:
+        text = body.decode("utf-8", errors="replace")
+        if expect.regex is not None and re.search(expect.regex, text) is None:
+            raise CheckFailure(base.ASSERTION, f"body does not match /{expect.regex}/")
+        if expect.not_regex is not None and re.search(expect.not_regex, text) is not None:
+            raise CheckFailure(base.ASSERTION, f"body matches /{expect.not_regex}/")
+    if not expect.json_:
+        return
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise CheckFailure(base.ASSERTION, "body is not valid JSON") from None
+    for assertion in expect.json_:
+        value = lookup(document, compile_path(assertion.path))
+        if value is MISSING:
+            raise CheckFailure(base.ASSERTION, f"{assertion.path} is missing")
+        if assertion.equals is not None and value != assertion.equals:
+            raise CheckFailure(
+                base.ASSERTION, f"{assertion.path} is {value!r}, expected {assertion.equals!r}"
+            )
+        if assertion.one_of is not None and value not in assertion.one_of:
+            raise CheckFailure(base.ASSERTION, f"{assertion.path} is {value!r}, not one of")
+        if assertion.matches is not None and re.search(assertion.matches, str(value)) is None:
+            raise CheckFailure(
+                base.ASSERTION, f"{assertion.path} does not match /{assertion.matches}/"
+            )
+
+
+class HttpCheck:
+    """Sends the configured request; a fresh connection per attempt unless told otherwise."""
+
+    def __init__(self, config: HttpConfig, resources: Resources) -> None:
+        self.config = config
+        self._clock = resources.clock
+        self._ssl = build_ssl_context(config.tls) if config.url.startswith("https") else None
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                force_close=self.config.fresh_connection,
+                use_dns_cache=not self.config.fresh_connection,
+                limit=0,
+                ssl=self._ssl if self._ssl is not None else True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, trust_env=False
+            )
+        return self._session
+
+    def request_headers(self) -> dict[str, str]:
+        headers = dict(self.config.headers)
+        for key, value in self.config.secret_headers.items():
+            headers[key] = value.get_secret_value()
+        return headers
+
+    async def run(self, ctx: AttemptContext) -> Result:
+        cfg = self.config
+        session = self._get_session()
+        start = self._clock.monotonic()
+        kwargs: dict[str, Any] = {
+            "headers": self.request_headers(),
+            "allow_redirects": cfg.follow_redirects,
+            "timeout": aiohttp.ClientTimeout(total=None),
+        }
+        if cfg.body is not None:
+            kwargs["data"] = cfg.body.encode()
+        elif cfg.json_body is not None:
+            kwargs["json"] = cfg.json_body
+        if cfg.tls.server_name is not None:
+            kwargs["server_hostname"] = cfg.tls.server_name
+        try:
+            async with session.request(cfg.method, cfg.url, **kwargs) as response:
+                evidence: dict[str, str] = {"status": str(response.status)}
+                fingerprint = peer_certificate_sha256(response)
+                if fingerprint is not None:
+                    evidence["tls_peer_sha256"] = fingerprint
+                body = await read_capped(response, cfg.max_body)
+        except CheckFailure:
+            raise
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+            failure_class, detail = classify_client_error(exc)
+            return Result.failure(failure_class, redact(detail))
+        latency = self._clock.monotonic() - start
+        evidence["body_sha256"] = hashlib.sha256(body).hexdigest()
+        if response.status not in cfg.expect.status:
+            return Result(
+                False, base.HTTP_STATUS, f"HTTP {response.status}", latency, evidence
+            )
+        try:
+            judge_body(cfg.expect, body)
+        except CheckFailure as exc:
+            return Result(False, exc.failure_class, redact(exc.detail), latency, evidence)
+        if cfg.expect.max_latency is not None and latency > cfg.expect.max_latency:
+            return Result(
+                False, base.SLOW, f"answered in {latency:.3f}s, limit "
+                f"{cfg.expect.max_latency:g}s", latency, evidence,
+            )
+        return Result(True, None, f"HTTP {response.status}", latency, evidence)
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+            await asyncio.sleep(0)
+        self._session = None
+
+
+@register("http", HttpConfig)
+def build_http(config: HttpConfig, resources: Resources) -> HttpCheck:
+    return HttpCheck(config, resources)

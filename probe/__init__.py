@@ -1,0 +1,3 @@
+"""sla-probe: an independent witness of a vendor's availability SLA."""
+
+__version__ = "0.1.0"

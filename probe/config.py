@@ -1,0 +1,201 @@
+"""The one YAML file: loaded, validated completely, refused with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from checks.base import CheckConfig
+from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
+from probe.contracts.model import ContractConfig
+from probe.durations import Duration
+from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
+
+CONTROL_SERVICE = "_controls"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeSection(StrictModel):
+    vantage: str = Field(default="local", pattern=NAME_PATTERN)
+    state_dir: Path = Path("./state")
+    listen: str = "127.0.0.1:9464"
+    max_concurrency: int = Field(default=256, ge=1, le=100_000)
+    spread: bool = True
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    grace: Duration = 1.0
+    shutdown_grace: Duration = 10.0
+    attempt_retention: Duration = 35 * 86400.0
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    web_config_file: Path | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9464")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class ServiceConfig(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    description: str = ""
+    checks: list[CheckConfig] = Field(min_length=1)
+    dependencies: list[CheckConfig] = Field(default_factory=list)
+
+
+class Config(StrictModel):
+    probe: ProbeSection = Field(default_factory=ProbeSection)
+    services: list[ServiceConfig] = Field(min_length=1)
+    controls: list[CheckConfig] = Field(default_factory=list)
+    contracts: list[ContractConfig] = Field(default_factory=list)
+
+    def service(self, name: str) -> ServiceConfig:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def max_timeout(self) -> float:
+        """The longest an attempt (with its confirmation retry) may take."""
+        checks = [c for s in self.services for c in (*s.checks, *s.dependencies)]
+        checks += self.controls
+        return max((c.timeout * (2 if c.confirm_retry else 1) for c in checks), default=0.0)
+
+
+def _message(error: Any) -> str:
+    msg = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    return msg
+
+
+def _problems(exc: ValidationError, source: SourceMap, prefix: Loc = ()) -> list[str]:
+    return [source.problem((*prefix, *e["loc"]), _message(e)) for e in exc.errors()]
+
+
+def _check_lists(data: dict[str, Any]) -> list[tuple[Loc, dict[str, Any]]]:
+    out: list[tuple[Loc, dict[str, Any]]] = []
+    for i, service in enumerate(data.get("services") or []):
+        if isinstance(service, dict):
+            for key in ("checks", "dependencies"):
+                for j, check in enumerate(service.get(key) or []):
+                    if isinstance(check, dict):
+                        out.append((("services", i, key, j), check))
+    for j, check in enumerate(data.get("controls") or []):
+        if isinstance(check, dict):
+            out.append((("controls", j), check))
+    return out
+
+
+def _validate_checks(data: dict[str, Any], source: SourceMap) -> list[str]:
+    """Validate each check with its plugin's model, in place; return the problems."""
+    problems: list[str] = []
+    for loc, raw in _check_lists(data):
+        if "type" not in raw:
+            problems.append(source.problem((*loc, "type"), "field required"))
+            continue
+        try:
+            checked = validate_config(raw)
+        except (UnknownCheckTypeError, MissingExtraError) as exc:
+            problems.append(source.problem((*loc, "type"), str(exc)))
+            continue
+        except ValidationError as exc:
+            problems.extend(_problems(exc, source, loc))
+            continue
+        _replace(data, loc, checked)
+    return problems
+
+
+def _replace(data: Any, loc: Loc, value: Any) -> None:
+    target = data
+    for part in loc[:-1]:
+        target = target[part]
+    target[loc[-1]] = value
+
+
+def _cross_check(config: Config, source: SourceMap) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, service in enumerate(config.services):
+        if service.name in seen or service.name == CONTROL_SERVICE:
+            problems.append(
+                source.problem(("services", i, "name"), f"duplicate service {service.name!r}")
+            )
+        seen.add(service.name)
+        names: set[str] = set()
+        for key in ("checks", "dependencies"):
+            for j, check in enumerate(getattr(service, key)):
+                if check.name in names:
+                    problems.append(
+                        source.problem(
+                            ("services", i, key, j, "name"),
+                            f"duplicate check name {check.name!r} in service {service.name!r}",
+                        )
+                    )
+                names.add(check.name)
+    control_names: set[str] = set()
+    for j, check in enumerate(config.controls):
+        if check.name in control_names:
+            problems.append(
+                source.problem(("controls", j, "name"), f"duplicate control {check.name!r}")
+            )
+        control_names.add(check.name)
+    contract_names: set[str] = set()
+    for i, contract in enumerate(config.contracts):
+        if contract.name in contract_names:
+            problems.append(
+                source.problem(("contracts", i, "name"), f"duplicate contract {contract.name!r}")
+            )
+        contract_names.add(contract.name)
+        covered: set[str] = set()
+        for j, objective in enumerate(contract.objectives):
+            loc: Loc = ("contracts", i, "objectives", j, "service")
+            if objective.service not in seen:
+                problems.append(source.problem(loc, f"unknown service {objective.service!r}"))
+            if objective.service in covered:
+                problems.append(source.problem(loc, f"{objective.service!r} listed twice"))
+            covered.add(objective.service)
+    return problems
+
+
+def config_from_data(data: Any, source: SourceMap) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError([source.problem((), "must be a mapping with probe, services, ...")])
+    problems = _validate_checks(data, source)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, source)) from None
+    problems = _cross_check(config, source)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: Path | str) -> Config:
+    """Load and validate `path`; `ConfigError` lists every problem with file and line."""
+    data, source = load_yaml(Path(path))
+    return config_from_data(data, source)
+
+
+def parse_config(text: str, name: str = "<config>") -> Config:
+    data, source = parse_yaml(text, name)
+    return config_from_data(data, source)

@@ -1,0 +1,1 @@
+"""Contracts as code: the model of an SLA and the arithmetic of its month."""

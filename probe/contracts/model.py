@@ -1,0 +1,62 @@
+"""The contract part of the config: objectives, window, down rule."""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
+from probe.durations import Duration
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(StrictModel):
+    """One promised availability: a service, a target in percent, how it is measured."""
+
+    service: str
+    target: float = Field(gt=0, le=100)
+    method: Literal["minutes", "requests"] = "minutes"
+
+
+class ContractConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    timezone: str = "UTC"
+    window: Duration = 60.0
+    down_rule: DownRuleField = Field(default_factory=lambda: parse_down_rule("all"))
+    objectives: list[Objective] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _whole_seconds(cls, value: float) -> float:
+        if value < 1 or value != int(value):
+            raise ValueError("must be a whole number of seconds, at least 1s")
+        return value
+
+    @property
+    def window_seconds(self) -> int:
+        return int(self.window)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def rule(self) -> DownRule:
+        return self.down_rule
+
+    def services(self) -> list[str]:
+        return [o.service for o in self.objectives]
