@@ -77,8 +77,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from probe.oneshot import run_checks  # noqa: PLC0415
     from probe.config import load_config  # noqa: PLC0415
+    from probe.oneshot import run_checks  # noqa: PLC0415
 
     config = load_config(args.config)
     _log_setup(args, "warning")

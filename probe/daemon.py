@@ -146,7 +146,8 @@ class Daemon:
         self.started.set()
 
     async def main_loop(self) -> None:
-        assert self.scheduler is not None and self.writer is not None
+        assert self.scheduler is not None
+        assert self.writer is not None
         assert self.decider is not None
         scheduler, writer, decider = self.scheduler, self.writer, self.decider
         writer_stop = asyncio.Event()
@@ -243,7 +244,8 @@ class Daemon:
         if new.probe.listen != self.config.probe.listen or \
                 new.probe.state_dir != self.config.probe.state_dir:
             log.warning("reload_partial", why="listen and state_dir change only on restart")
-        assert self.scheduler is not None and self.decider is not None
+        assert self.scheduler is not None
+        assert self.decider is not None
         old, self._jobs = self._jobs, jobs
         self.config = new
         self.decider.config = new

@@ -126,31 +126,33 @@ class LedgerCollector(Collector):
             labels=["contract", "service", "scope", "verdict", "reason"],
         )
         for scope in ("local", "quorum"):
-            for contract, service, verdict, reason, count in reader.window_counts(scope):
-                windows.add_metric([contract, service, scope, verdict, reason], count)
+            for name, service, verdict, reason, count in reader.window_counts(scope):
+                windows.add_metric([name, service, scope, verdict, reason], count)
         yield windows
         labels = ["contract", "service", "scope"]
         uptime = GaugeMetricFamily(
             "sla_probe_month_uptime_ratio",
-            "Month-to-date uptime: 1 - down minutes / minutes in the calendar month.", labels=labels,
+            "Month-to-date uptime: 1 - down minutes / minutes in the calendar month.",
+            labels=labels,
         )
         target = GaugeMetricFamily(
             "sla_probe_month_target_ratio", "The contract's availability target.",
             labels=["contract", "service"],
         )
         down = GaugeMetricFamily(
-            "sla_probe_month_downtime_minutes", "Down minutes this month.", labels=labels
+            "sla_probe_month_downtime_seconds", "Down time this month (whole windows).",
+            labels=labels,
         )
         budget = GaugeMetricFamily(
-            "sla_probe_month_budget_remaining_minutes",
-            "Down minutes the target still allows this month.", labels=labels,
+            "sla_probe_month_budget_remaining_seconds",
+            "Down time the target still allows this month.", labels=labels,
         )
         excluded = GaugeMetricFamily(
-            "sla_probe_month_excluded_minutes", "Excluded minutes this month by reason.",
+            "sla_probe_month_excluded_seconds", "Excluded time this month by reason.",
             labels=[*labels, "reason"],
         )
         no_data = GaugeMetricFamily(
-            "sla_probe_month_no_data_minutes", "Minutes of this month with no measurement.",
+            "sla_probe_month_no_data_seconds", "Time of this month with no measurement.",
             labels=labels,
         )
         window_len = GaugeMetricFamily(
@@ -170,12 +172,14 @@ class LedgerCollector(Collector):
                 )
                 values = [contract.name, objective.service, "local"]
                 uptime.add_metric(values, acc.uptime_ratio)
-                target.add_metric([contract.name, objective.service], objective.target / 100)
-                down.add_metric(values, acc.down_minutes)
-                budget.add_metric(values, acc.budget_remaining_minutes)
-                no_data.add_metric(values, acc.no_data_minutes)
+                target.add_metric(
+                    [contract.name, objective.service], round(objective.target / 100, 9)
+                )
+                down.add_metric(values, acc.down_minutes * 60)
+                budget.add_metric(values, round(acc.budget_remaining_minutes * 60, 6))
+                no_data.add_metric(values, acc.no_data_minutes * 60)
                 for reason, minutes in acc.excluded_minutes.items():
-                    excluded.add_metric([*values, reason], minutes)
+                    excluded.add_metric([*values, reason], minutes * 60)
         yield from (uptime, target, down, budget, excluded, no_data, window_len)
         last = GaugeMetricFamily(
             "sla_probe_last_decision_timestamp_seconds",

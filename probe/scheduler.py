@@ -77,7 +77,7 @@ async def run_attempt(check: Check, timeout: float, clock: Clock) -> Result:
         result = Result(False, exc.failure_class, redact(exc.detail), None, exc.evidence)
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin bug is a failed attempt, not a crash
+    except Exception as exc:
         result = Result.failure(ERROR, redact(f"{type(exc).__name__}: {exc}"))
     if result.latency is None:
         result = dataclasses.replace(result, latency=clock.monotonic() - started)

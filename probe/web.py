@@ -102,7 +102,7 @@ async def start_site(
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor for the socket
+    server = site._server
     sockets = getattr(server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
     return runner, int(bound)

@@ -18,7 +18,7 @@ def free_port() -> int:
 @pytest.fixture(autouse=True)
 def _quiet_logs() -> Iterator[None]:
     logs.configure("warning", json=True)
-    yield
+    return
 
 
 @pytest.fixture

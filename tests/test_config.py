@@ -138,7 +138,7 @@ class TestSecrets:
         assert data == {"token": "file-secret-123"}
 
     def test_unreadable_secret_file_names_the_path_only(self, tmp_path: Path) -> None:
-        with pytest.raises(ValueError, match="cannot read secret file .*missing"):
+        with pytest.raises(ValueError, match=r"cannot read secret file .*missing"):
             resolve_file_keys({"token_file": str(tmp_path / "missing")}, {"token"})
 
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from probe.config import parse_config
 from probe.daemon import Daemon

@@ -69,7 +69,8 @@ class TestHttpCheck:
                                       {"path": "$.version", "matches": r"^1\."}]}})
         assert result.ok, result
         assert len(result.evidence["body_sha256"]) == 64
-        assert result.latency is not None and result.latency > 0
+        assert result.latency is not None
+        assert result.latency > 0
 
     @pytest.mark.parametrize(
         ("path", "expect", "failure_class"),

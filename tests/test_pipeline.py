@@ -98,8 +98,8 @@ class TestPartialWindows:
         clock = LoopClock(EPOCH)
         failing = between((EPOCH + 120, EPOCH + 150))  # first half of window 2
         await Pipeline(config(state_dir), clock, failing).run_for(4 * W)
-        assert dict((k, v) for k, v, _ in Pipeline.verdicts(state_dir, "all"))[2] == "up"
-        assert dict((k, v) for k, v, _ in Pipeline.verdicts(state_dir, "any"))[2] == "down"
+        assert {k: v for k, v, _ in Pipeline.verdicts(state_dir, "all")}[2] == "up"
+        assert {k: v for k, v, _ in Pipeline.verdicts(state_dir, "any")}[2] == "down"
 
 
 class TestVantage:
