@@ -6,11 +6,11 @@ from fractions import Fraction
 
 import pytest
 
-from contracts.builders import at, config_with, windows
 from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict
 from probe.report import month_accounts
+from tests.contracts.builders import at, config_with, windows
 
 CONTRACT = """
 - name: c
