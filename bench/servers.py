@@ -265,6 +265,34 @@ def hostile_handler(kind: str) -> Callable[[str, bytes, asyncio.Transport], None
     return handle
 
 
+class Echo:
+    """Hands the request's Authorization header back in every place a prober might copy
+    it from: a JSON field it asserts on, an error body, a header, a redirect."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, path: str, head: bytes, transport: asyncio.Transport) -> None:
+        token = ""
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() in ("authorization", "x-api-key"):
+                token += value.strip()
+                self.seen[key.strip().lower()] = self.seen.get(key.strip().lower(), 0) + 1
+        if path == "/stats":
+            send(transport, response(200, json.dumps(self.seen).encode()))
+        elif path.startswith("/json"):
+            send(transport, response(200, json.dumps({"status": token}).encode()))
+        elif path.startswith("/error"):
+            send(transport, response(500, f"bad token {token}".encode()))
+        elif path.startswith("/redirect"):
+            send(transport, (f"HTTP/1.1 302 Found\r\nLocation: /x?t={token}\r\n"
+                             f"X-Echo: {token}\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n").encode())
+        else:
+            send(transport, response(200, OK_BODY))
+
+
 HOSTILE_KINDS = ("healthy", "silent", "slowloris", "gigabyte", "garbage_tls", "badjson")
 
 
@@ -276,6 +304,10 @@ async def serve(args: argparse.Namespace) -> None:
         vendor = Vendor({int(k): v for k, v in raw.items()}, args.window, args.timeout)
         servers.append(await loop.create_server(lambda: HttpProtocol(vendor), "127.0.0.1",
                                                 args.port, backlog=1024))
+    elif args.mode == "echo":
+        echo = Echo()
+        servers.append(await loop.create_server(lambda: HttpProtocol(echo), "127.0.0.1",
+                                                args.port))
     elif args.mode == "fast":
         servers.append(await loop.create_server(lambda: HttpProtocol(fast), "127.0.0.1",
                                                 args.port, backlog=4096, reuse_port=True))
@@ -298,7 +330,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers")
-    parser.add_argument("mode", choices=["vendor", "fast", "hostile"])
+    parser.add_argument("mode", choices=["vendor", "fast", "hostile", "echo"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--schedule", default="")
     parser.add_argument("--window", type=int, default=4)

@@ -185,6 +185,20 @@ class LedgerReader:
             rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
         return [_verdict_row(r) for r in rows]
 
+    def notable_windows(self, contract: str, start: int, end: int, scope: str = "local"
+                        ) -> list[WindowVerdict]:
+        """The windows a month's figures need row by row: down, up with failed attempts
+        (the `requests` method), and those carrying a note (declared exclusions)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+                "AND window_start >= ? AND window_start < ? "
+                "AND (verdict = 'down' OR failures > 0 OR note != '') "
+                "ORDER BY service, window_start",
+                (contract, scope, start, end),
+            ).fetchall()
+        return [_verdict_row(r) for r in rows]
+
     def revisions(self, contract: str, service: str, window_start: int,
                   scope: str = "local") -> list[tuple[WindowVerdict, str]]:
         with self._read() as conn:
