@@ -88,7 +88,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contract, scope)
     ) WITHOUT ROWID;
     """,
+    # 2: day totals of current verdicts, so a month's figures (report, every scrape) sum
+    # about 30 rows per service instead of 43,200 windows; kept by `write_verdicts`
+    """
+    CREATE TABLE window_days (
+        contract TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL,
+        day INTEGER NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+        windows INTEGER NOT NULL, attempts INTEGER NOT NULL, failures INTEGER NOT NULL,
+        PRIMARY KEY (contract, scope, day, service, verdict, reason)
+    ) WITHOUT ROWID;
+    INSERT INTO window_days
+        SELECT contract, service, scope, window_start - window_start % 86400, verdict, reason,
+               COUNT(*), SUM(attempts), SUM(failures)
+        FROM windows GROUP BY 1, 2, 3, 4, 5, 6;
+    CREATE INDEX window_revisions_decided ON window_revisions (scope, decided_at);
+    """,
 )
+
+DAY = 86400
 
 
 class LedgerError(Exception):
@@ -118,6 +135,17 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def _count_day(conn: sqlite3.Connection, v: WindowVerdict, sign: int) -> None:
+    """Add (sign=1) or take back (sign=-1) one current verdict in `window_days`."""
+    conn.execute(
+        "INSERT INTO window_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+        "SET windows=windows+excluded.windows, attempts=attempts+excluded.attempts, "
+        "failures=failures+excluded.failures",
+        (v.contract, v.service, v.scope, v.window_start - v.window_start % DAY,
+         v.verdict.value, v.reason.value, sign, sign * v.attempts, sign * v.failures),
+    )
+
+
 def _verdict_row(row: Sequence[Any]) -> WindowVerdict:
     classes = tuple(json.loads(row[9])) if row[9] else ()
     return WindowVerdict(
@@ -132,6 +160,15 @@ _WINDOW_COLUMNS = (
     "contract, service, scope, window_start, window_seconds, verdict, reason, attempts, "
     "failures, failure_classes, revision, decided_at, note"
 )
+
+
+def _add_totals(out: dict[str, dict[tuple[str, str], tuple[int, int, int]]],
+                rows: Iterable[Sequence[Any]]) -> None:
+    for service, verdict, reason, count, attempts, failures in rows:
+        by = out.setdefault(service, {})
+        old = by.get((verdict, reason), (0, 0, 0))
+        by[(verdict, reason)] = (old[0] + count, old[1] + (attempts or 0),
+                                 old[2] + (failures or 0))
 
 
 class LedgerReader:
@@ -185,17 +222,18 @@ class LedgerReader:
             rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
         return [_verdict_row(r) for r in rows]
 
-    def notable_windows(self, contract: str, start: int, end: int, scope: str = "local"
-                        ) -> list[WindowVerdict]:
-        """The windows a month's figures need row by row: down, up with failed attempts
-        (the `requests` method), and those carrying a note (declared exclusions)."""
+    def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
+                        *, failed_up: bool = False) -> list[WindowVerdict]:
+        """The windows a month's figures need row by row: every one that is not `up` (down,
+        excluded with its note, no_data), and with `failed_up` the up windows with failed
+        attempts (the `requests` method)."""
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
                 "AND window_start >= ? AND window_start < ? "
-                "AND (verdict = 'down' OR failures > 0 OR note != '') "
+                "AND (verdict != 'up' OR (? AND failures > 0)) "
                 "ORDER BY service, window_start",
-                (contract, scope, start, end),
+                (contract, scope, start, end, int(failed_up)),
             ).fetchall()
         return [_verdict_row(r) for r in rows]
 
@@ -215,22 +253,43 @@ class LedgerReader:
         self, contract: str, start: int, end: int, scope: str = "local"
     ) -> dict[str, Counter[tuple[str, str]]]:
         """Per service, how many current windows in [start, end) have each (verdict, reason)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT service, verdict, reason, COUNT(*) FROM windows "
-                "WHERE contract=? AND scope=? AND window_start >= ? AND window_start < ? "
-                "GROUP BY service, verdict, reason",
-                (contract, scope, start, end),
-            ).fetchall()
         out: dict[str, Counter[tuple[str, str]]] = {}
-        for service, verdict, reason, count in rows:
-            out.setdefault(service, Counter())[(verdict, reason)] = count
+        for service, by in self.window_totals(contract, start, end, scope).items():
+            out[service] = Counter({key: n[0] for key, n in by.items()})
         return out
 
     def window_totals(
         self, contract: str, start: int, end: int, scope: str = "local"
     ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
-        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end)."""
+        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end).
+
+        Whole UTC days come from `window_days`; the partial days at either end (a month in
+        a time zone other than UTC) are summed from the windows themselves.
+        """
+        first_day = -(-start // DAY) * DAY
+        last_day = end // DAY * DAY
+        if first_day >= last_day:
+            return self._scan_totals(contract, start, end, scope)
+        out = self._scan_totals(contract, start, first_day, scope)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, SUM(windows), SUM(attempts), SUM(failures) "
+                "FROM window_days WHERE contract=? AND scope=? AND day >= ? AND day < ? "
+                "GROUP BY service, verdict, reason HAVING SUM(windows) > 0",
+                (contract, scope, first_day, last_day),
+            ).fetchall()
+        _add_totals(out, rows)
+        tail = self._scan_totals(contract, last_day, end, scope)
+        for service, by in tail.items():
+            _add_totals(out, [(service, v, r, *n) for (v, r), n in by.items()])
+        return out
+
+    def _scan_totals(
+        self, contract: str, start: int, end: int, scope: str
+    ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
+        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
+        if start >= end:
+            return out
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT service, verdict, reason, COUNT(*), SUM(attempts), SUM(failures) "
@@ -238,9 +297,7 @@ class LedgerReader:
                 "AND window_start < ? GROUP BY service, verdict, reason",
                 (contract, scope, start, end),
             ).fetchall()
-        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
-        for service, verdict, reason, count, attempts, failures in rows:
-            out.setdefault(service, {})[(verdict, reason)] = (count, attempts, failures)
+        _add_totals(out, rows)
         return out
 
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
@@ -425,6 +482,8 @@ class Ledger(LedgerReader):
                     if current.same_decision(v) and current.note == v.note:
                         continue
                     revision = current.revision + 1
+                    _count_day(conn, current, -1)
+                _count_day(conn, v, 1)
                 stored = dataclasses.replace(v, revision=revision)
                 classes = json.dumps(list(v.failure_classes))
                 values = (v.contract, v.service, v.scope, v.window_start, v.window_seconds,

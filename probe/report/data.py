@@ -184,7 +184,9 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
         ws = contract.window_seconds
         # Only the windows that matter to the figures are read here (down, failed
         # requests, declared-exclusion notes); the full per-window timeline is lazy.
-        rows = reader.notable_windows(contract.name, start, end, scope)
+        rows = reader.notable_windows(
+            contract.name, start, end, scope,
+            failed_up=any(o.method == "requests" for o in contract.objectives))
         totals = reader.window_totals(contract.name, start, end, scope)
         by_service: defaultdict[str, list[WindowVerdict]] = defaultdict(list)
         for v in rows:
