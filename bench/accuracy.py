@@ -27,7 +27,17 @@ from typing import Any
 import aiohttp
 
 from bench import promstack
-from bench.common import PYTHON, free_port, keep_or_temp, percentile, save, spawn, stop, table, wait_port
+from bench.common import (
+    PYTHON,
+    free_port,
+    keep_or_temp,
+    percentile,
+    save,
+    spawn,
+    stop,
+    table,
+    wait_port,
+)
 from bench.servers import SHAPES, TRUTH
 
 RULES = ("all", "any", "ratio>=0.5")
@@ -164,8 +174,7 @@ async def run(quick: bool = False, out: Path | None = None) -> dict[str, Any]:
         poller = asyncio.create_task(poll_metrics(daemon.bound_port or port, poll_stop,
                                                   samples))
         settle = config.max_timeout() + config.probe.grace
-        while time.time() < last_end + settle + 1.0:
-            await asyncio.sleep(0.2)
+        await asyncio.sleep(max(0.0, last_end + settle + 1.0 - time.time()))
         poll_stop.set()
         await poller
         daemon.request_stop()
@@ -185,7 +194,7 @@ async def run(quick: bool = False, out: Path | None = None) -> dict[str, Any]:
 def _vendor_log(port: int) -> list[tuple[str, float, str]]:
     import urllib.request  # noqa: PLC0415
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as resp:
         return [tuple(x) for x in json.loads(resp.read())]  # type: ignore[misc]
 
 
@@ -210,7 +219,7 @@ def report(schedule: dict[int, str], window: int, interval: float, timeout: floa
             ours[rule].append((truth, mine))
             entry = per_shape.setdefault(shape, {})
             entry.setdefault(f"sla:{rule}", []).append(mine)
-            entry.setdefault("truth", [t for t in TRUTH[shape]])
+            entry.setdefault("truth", list(TRUTH[shape]))
             if prometheus:
                 t = round(ws + window - 0.001, 3)
                 verdict = bb_verdict(bb["min"].get(t), bb["max"].get(t), bb["avg"].get(t),

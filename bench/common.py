@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -84,7 +83,7 @@ def spawn(cmd: Sequence[str], *, core: int | None = None, log: Path | None = Non
           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     try:
-        return subprocess.Popen(  # noqa: S603 - our own fixed commands
+        return subprocess.Popen(
             pin_cmd(core, cmd), stdout=out, stderr=out if log is not None else None,
             env={**os.environ, **(env or {})}, cwd=ROOT, start_new_session=True,
         )
@@ -192,7 +191,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        if value != value:  # noqa: PLR0124 - NaN
+        if value != value:
             return "n/a"
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)

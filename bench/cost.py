@@ -60,9 +60,9 @@ def cost_config(state_dir: Path, target: str, port: int, checks: int, interval: 
         services.append(name)
         lines.append(f"  - name: {name}")
         lines.append("    checks:")
-        for c in range(min(per_service, checks - s * per_service)):
-            lines.append(f'      - {{name: c{c}, type: http, url: "{target}", '
-                         f"interval: {interval}s, timeout: {min(1.0, interval * 0.8)}s}}")
+        lines.extend(f'      - {{name: c{c}, type: http, url: "{target}", '
+                     f"interval: {interval}s, timeout: {min(1.0, interval * 0.8)}s}}"
+                     for c in range(min(per_service, checks - s * per_service)))
     lines.append("contracts:")
     lines.append(f"  - name: bench\n    window: {window}s\n    objectives:")
     lines.extend(f"      - {{service: {name}, target: 99.9}}" for name in services)
@@ -70,7 +70,7 @@ def cost_config(state_dir: Path, target: str, port: int, checks: int, interval: 
 
 
 def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
         return resp.read().decode()
 
 

@@ -21,7 +21,7 @@ def build_ledger(state: Path, contracts: int, services: int, days: int, month_st
     Ledger(state).close()  # the schema
     conn = sqlite3.connect(state / "ledger.sqlite3")
     conn.execute("PRAGMA synchronous=OFF")
-    rng = random.Random(6)  # noqa: S311
+    rng = random.Random(6)
     n = days * 86400 // window
     per = services // contracts
     rows = 0

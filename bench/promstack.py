@@ -118,7 +118,7 @@ scrape_configs:
 
     def api(self, path: str, **params: Any) -> Any:
         url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=30) as resp:
             data = json.loads(resp.read())
         if data.get("status") != "success":
             raise RuntimeError(f"Prometheus query failed: {data}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -298,7 +299,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     servers: list[asyncio.base_events.Server] = []
     if args.mode == "vendor":
-        raw = json.loads(Path(args.schedule).read_text())
+        raw = json.loads(Path(args.schedule).read_text())  # noqa: ASYNC240 - once, at start
         vendor = Vendor({int(k): v for k, v in raw.items()}, args.window, args.timeout)
         servers.append(await loop.create_server(lambda: HttpProtocol(vendor), "127.0.0.1",
                                                 args.port, backlog=1024))
@@ -339,10 +340,8 @@ def main() -> None:
         import uvloop  # noqa: PLC0415
 
         uvloop.install()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

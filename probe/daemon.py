@@ -117,7 +117,7 @@ class Daemon:
         self._jobs = build_jobs(config, self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
         self.decider = Decider(config, self._worker, self.writer, self.clock,
-                               adjust=self._exclusions)
+                               adjust=self._exclusions, inflight_oldest=self._oldest_inflight)
         for listener in self._listeners:
             self.decider.subscribe(listener)
         self.decider.subscribe(self._log_verdicts)
@@ -201,6 +201,10 @@ class Daemon:
         self.stop_event.set()
         if force:
             self._force.set()
+
+    def _oldest_inflight(self) -> float | None:
+        """Before the scheduler exists nothing is under way (startup catch-up)."""
+        return None if self.scheduler is None else self.scheduler.oldest_inflight()
 
     def ready(self) -> tuple[bool, str]:
         if self._draining:

@@ -131,7 +131,7 @@ def incidents(timeline: list[WindowVerdict]) -> list[Incident]:
     return out
 
 
-def _lazy_timeline(reader: LedgerReader, contract: str, service: str, start: int, end: int,
+def _lazy_timeline(reader: LedgerReader, contract: str, service: str, *, start: int, end: int,
                    ws: int, now: float, scope: str) -> Timeline:
     def load() -> list[WindowVerdict]:
         rows = reader.windows(contract, start, end, scope, service)
@@ -202,7 +202,8 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
                                     first_incident=first_affected(mine, objective.method))
             objectives.append(ObjectiveReport(
                 acc, incidents(downs), _lazy_timeline(reader, contract.name, objective.service,
-                                                      start, end, ws, now, scope),
+                                                      start=start, end=end, ws=ws, now=now,
+                                                      scope=scope),
                 pending_from))
         in_month = [a for a in judged.get(contract.name, ())
                     if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
