@@ -203,7 +203,7 @@ class Decider:
         config = self.config
         contract = next(c for c in config.contracts if c.name == contract_name)
         w = contract.window_seconds
-        attempts = await self._worker.call(self._worker.ledger.attempts_between, start, end)
+        attempts = await self._worker.call(self._worker.ledger.outcomes_between, start, end)
         by_window: dict[int, dict[tuple[Role, str], list[Attempt]]] = defaultdict(
             lambda: defaultdict(list)
         )
