@@ -47,7 +47,7 @@ CLASSES = ("up", "down", "excluded", "no_data")
 FULL_CYCLE = ["healthy", "whole", "healthy", "first2", "first6", "single", "flapping",
               "healthy", "slow_under", "slow_over", "slow_mixed", "reset", "healthy",
               "bad_signature", "vantage", "healthy"]
-QUICK_CYCLE = ["whole", "single", "slow_over", "vantage", "healthy"]
+QUICK_CYCLE = ["whole", "single", "vantage"]
 
 
 def daemon_config(state_dir: Path, vendor: str, port: int, window: int, interval: float,
@@ -137,7 +137,7 @@ async def run(quick: bool = False, out: Path | None = None) -> dict[str, Any]:
     cycle = QUICK_CYCLE if quick else FULL_CYCLE
     cycles = 1 if quick else 2
     shapes = cycle * cycles
-    lead = 3 if promstack.available() else 2
+    lead = 2
     first = math.ceil(time.time() / window) * window + lead * window
     schedule = {first + i * window: shape for i, shape in enumerate(shapes)}
     last_end = first + len(shapes) * window

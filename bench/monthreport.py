@@ -93,7 +93,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     from probe.metrics import LedgerCollector, build_registry  # noqa: PLC0415
     from probe.report import render  # noqa: PLC0415
 
-    contracts, services, days = (2, 10, 3) if quick else (10, 100, 30)
+    contracts, services, days = (2, 4, 2) if quick else (10, 100, 30)
     month = Month.parse("2026-09")
     with keep_or_temp("bench-month-") as tmp:
         state = Path(tmp)
