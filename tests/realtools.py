@@ -1,7 +1,7 @@
-"""Locate real external programs for `@pytest.mark.real` tests.
+"""Finding the real programs some tests need (promtool, mosquitto, softhsm2, anvil, chromium).
 
-A missing program skips the test, unless `SLA_PROBE_REQUIRE_REAL=1` (CI), where it fails:
-a CI run that silently skipped every integration test would prove nothing.
+Locally a missing program skips its tests; with SLA_PROBE_REQUIRE_REAL=1 (CI) it fails them,
+so a green CI run means the real peers were really exercised.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import pytest
 
 
 def require_tool(name_or_path: str) -> str:
-    """Absolute path of the program `name_or_path`, or skip (fail under SLA_PROBE_REQUIRE_REAL)."""
-    if os.sep in name_or_path:
-        path = Path(name_or_path)
-        found = str(path) if path.is_file() and os.access(path, os.X_OK) else None
-    else:
-        found = shutil.which(name_or_path)
-    if found is not None:
+    """The absolute path of a program, or skip (fail under SLA_PROBE_REQUIRE_REAL=1)."""
+    candidate = Path(name_or_path)
+    found = str(candidate) if candidate.is_absolute() and os.access(candidate, os.X_OK) \
+        else shutil.which(name_or_path)
+    if found:
         return found
     message = f"{name_or_path} is not installed"
     if os.environ.get("SLA_PROBE_REQUIRE_REAL") == "1":
-        pytest.fail(f"{message} and SLA_PROBE_REQUIRE_REAL=1", pytrace=False)
+        pytest.fail(f"{message} (SLA_PROBE_REQUIRE_REAL=1)")
     pytest.skip(message)
+    raise AssertionError("unreachable")
