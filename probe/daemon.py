@@ -28,6 +28,7 @@ from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.scheduler import Job, Scheduler
 from probe.web import build_app, start_site
+from probe.webconfig import load_web_config
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -110,6 +111,11 @@ class Daemon:
 
     async def startup(self) -> None:
         config = self.config
+        # TLS and basic auth for the listener; a bad file stops us before anything starts.
+        web_config = (
+            None if config.probe.web_config_file is None
+            else load_web_config(config.probe.web_config_file)
+        )
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
@@ -135,9 +141,15 @@ class Daemon:
         app = build_app(
             registry=build_registry(collector), config=lambda: self.config, reader=reader,
             ready=self.ready, now=self.clock.wall,
+            middlewares=[] if web_config is None else [
+                web_config.middleware(public_paths=("/-/healthy", "/-/ready"))
+            ],
         )
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(app, probe.host, port)
+        self._runner, self.bound_port = await start_site(
+            app, probe.host, port,
+            ssl_context=None if web_config is None else web_config.ssl_context(),
+        )
         if self._install_signals:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",

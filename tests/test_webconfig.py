@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,8 +13,12 @@ import pytest
 from aiohttp import web
 
 from probe import webconfig
+from probe.cli import main
+from probe.config import parse_config
+from probe.daemon import Daemon
 from probe.webconfig import WebConfig, WebConfigError, load_web_config
 from tests.pki import CertificateAuthority, Issued
+from tests.test_daemon import config_text
 
 PASSWORD = "s3cret-scrape"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
@@ -287,3 +292,44 @@ class TestTLSClientAuth:
         assert (await get(f"{url}/metrics", context=context))[0] == 401
         assert (await get(f"{url}/metrics", context=context,
                           headers=basic("prometheus", PASSWORD)))[0] == 200
+
+
+class TestDaemonListenerUsesWebConfig:
+    async def test_metrics_need_tls_and_password_while_health_needs_only_tls(
+        self, tmp_path: Path, pki: dict[str, Any]
+    ) -> None:
+        web_yml = write(pki["dir"] / "daemon-web.yml", (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+            f"basic_auth_users:\n  prometheus: '{HASH}'\n"))
+        state = tmp_path / "state"
+        text = config_text(state, "http://127.0.0.1:9/", "http://127.0.0.1:9/")
+        config = parse_config(text)
+        config = config.model_copy(update={"probe": config.probe.model_copy(
+            update={"web_config_file": web_yml})})
+        daemon = Daemon(config, install_signals=False)
+        task = asyncio.create_task(daemon.serve())
+        try:
+            await asyncio.wait_for(daemon.started.wait(), 20)
+            url = f"https://127.0.0.1:{daemon.bound_port}"
+            context = client_context(pki)
+            assert (await get(f"{url}/metrics", context=context))[0] == 401
+            status, _, body = await get(f"{url}/metrics", context=context,
+                                        headers=basic("prometheus", PASSWORD))
+            assert status == 200
+            assert "sla_probe_build_info" in body
+            assert (await get(f"{url}/-/healthy", context=context))[0] == 200
+            with pytest.raises(aiohttp.ClientError):
+                await get(f"http://127.0.0.1:{daemon.bound_port}/metrics")
+        finally:
+            daemon.request_stop()
+            await asyncio.wait_for(task, 20)
+
+    def test_a_broken_web_config_stops_the_daemon_before_it_listens(
+        self, tmp_path: Path
+    ) -> None:
+        web_yml = write(tmp_path / "web.yml", "basic_auth_users:\n  prometheus: plain\n")
+        path = write(tmp_path / "config.yml",
+                     config_text(tmp_path / "state", "http://127.0.0.1:9/",
+                                 "http://127.0.0.1:9/"))
+        assert main(["run", "-c", str(path), "--web.config.file", str(web_yml)]) == 1
+        assert not (tmp_path / "state" / "ledger.sqlite3").exists()
