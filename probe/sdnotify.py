@@ -7,10 +7,11 @@ Sending never blocks and never raises: a lost notification must not stop the pro
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 
 class SdNotifier:
@@ -92,6 +93,29 @@ class SdNotifier:
             except ValueError:
                 return None
         return usec / 1_000_000
+
+    async def keep_alive(self, progress: Callable[[], Hashable], stop: asyncio.Event) -> None:
+        """Ping the watchdog at half its interval, but only while `progress()` changes.
+
+        `progress` is e.g. the scheduler's tick count: a loop that is alive but no longer
+        makes progress stops pinging, and systemd restarts the service. Returns at once when
+        no watchdog is expected, else when `stop` is set.
+        """
+        interval = self.watchdog_interval()
+        if interval is None or not self.enabled:
+            return
+        last = progress()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval / 2)
+            except TimeoutError:
+                pass
+            else:
+                return
+            current = progress()
+            if current != last:
+                self.watchdog()
+                last = current
 
     def close(self) -> None:
         if self._sock is not None:

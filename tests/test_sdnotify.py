@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -100,3 +101,43 @@ class TestSdNotifierWatchdogInterval:
     @pytest.mark.parametrize("value", ["", "0", "-5", "soon"])
     def test_no_interval_when_usec_is_missing_or_invalid(self, value: str) -> None:
         assert SdNotifier({"WATCHDOG_USEC": value}).watchdog_interval() is None
+
+
+class TestSdNotifierKeepAlive:
+    async def test_pings_while_progress_changes_and_stops_when_it_does_not(
+        self, path_socket: tuple[socket.socket, str]
+    ) -> None:
+        sock, address = path_socket
+        sock.setblocking(False)
+        ticks = [0]
+        notifier = SdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"})
+        stop = asyncio.Event()
+        task = asyncio.create_task(notifier.keep_alive(lambda: ticks[0], stop))
+        for _ in range(4):
+            ticks[0] += 1
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.15)  # one more check may still see the last tick
+        progressing = drain(sock)
+        await asyncio.sleep(0.4)  # stuck: no new ticks for two watchdog intervals
+        stuck = drain(sock)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+        notifier.close()
+        assert progressing.count(b"WATCHDOG=1") >= 2
+        assert stuck == []
+
+    async def test_returns_at_once_without_a_watchdog(
+        self, path_socket: tuple[socket.socket, str]
+    ) -> None:
+        _, address = path_socket
+        notifier = SdNotifier({"NOTIFY_SOCKET": address})
+        await asyncio.wait_for(notifier.keep_alive(lambda: 0, asyncio.Event()), 1)
+
+
+def drain(sock: socket.socket) -> list[bytes]:
+    out: list[bytes] = []
+    while True:
+        try:
+            out.append(sock.recv(4096))
+        except BlockingIOError:
+            return out
