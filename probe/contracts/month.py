@@ -74,7 +74,7 @@ class MonthAccount:
 
     @property
     def uptime_ratio(self) -> float:
-        """1 − down / minutes in the calendar month (contract 000's formula)."""
+        """1 - down / minutes in the calendar month (contract 000's formula)."""
         if self.minutes_in_month <= 0:
             return 1.0
         return 1.0 - self.down_minutes / self.minutes_in_month
