@@ -342,13 +342,14 @@ class Ledger(LedgerReader):
         if not batch:
             return 0
         stats: Counter[tuple[str, str, str]] = Counter()
-        sums: Counter[tuple[str, str, str]] = Counter()
+        sums: dict[tuple[str, str, str], float] = {}
         buckets: Counter[tuple[str, str, int]] = Counter()
         last: dict[tuple[str, str], Attempt] = {}
         for a in batch:
             result = "ok" if a.ok else (a.failure_class or "error")
             stats[(a.service, a.check, result)] += 1
-            sums[(a.service, a.check, result)] += a.latency
+            sums[(a.service, a.check, result)] = sums.get((a.service, a.check, result), 0.0) \
+                + a.latency
             buckets[(a.service, a.check, bucket_index(a.latency))] += 1
             prev = last.get((a.service, a.check))
             if prev is None or a.started_at >= prev.started_at:
