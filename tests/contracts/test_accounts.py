@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from contracts.builders import at, config_with, windows
+from tests.contracts.builders import at, config_with, windows
 from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict

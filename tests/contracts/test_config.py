@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.builders import config_with
+from tests.contracts.builders import config_with
 from probe.config import load_config
 from probe.yamlsource import ConfigError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.builders import SERVICES, at, config_with, windows
+from tests.contracts.builders import SERVICES, at, config_with, windows
 from probe.contracts.exclusions import (
     add_exclude_arguments,
     apply_exclusions,
