@@ -55,8 +55,10 @@ class Tier(_Strict):
     def holds(self, uptime: Decimal) -> bool:
         return self.min <= uptime < self.max
 
-    def label(self) -> str:
-        return f"[{self.min}, {self.max})"
+    def label(self, decimals: int | None = None) -> str:
+        if decimals is None:
+            return f"[{self.min}, {self.max})"
+        return f"[{self.min:.{decimals}f}, {self.max:.{decimals}f})"
 
 
 class CreditPolicy(_Strict):
@@ -155,8 +157,8 @@ def credit_for(
             if policy.cap is not None:
                 amount = min(amount, policy.cap)
             return Credit(
-                status="due", unit=policy.unit, amount=amount, tier=tier.label(),
-                capped=capped, cap=policy.cap, rounded_uptime=rounded,
+                status="due", unit=policy.unit, amount=amount,
+                tier=tier.label(policy.rounding.decimals), capped=capped, cap=policy.cap, rounded_uptime=rounded,
                 claim_deadline=deadline, claim_by=last_day,
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,

@@ -43,7 +43,7 @@ def maintenance_line(a: Assessment) -> str:
     return (f"{e.reference} ({e.kind}, {services}) {utc_iso(e.start.timestamp())} .. "
             f"{utc_iso(e.end.timestamp())}, {announced}: {a.status.upper()}, "
             f"excluded {minutes(a.excluded_minutes)} min, counted {minutes(a.counted_minutes)}"
-            " min")
+            f" min{f' ({e.note})' if e.note else ''}")
 
 
 def violation_lines(a: Assessment) -> list[str]:

@@ -6,11 +6,13 @@ from fractions import Fraction
 
 import pytest
 
-from tests.contracts.builders import at, config_with, windows
+from probe.config import Config
+from probe.contracts.accounts import ObjectiveAccount
 from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict
 from probe.report import month_accounts
+from tests.contracts.builders import at, config_with, windows
 
 CONTRACT = """
 - name: c
@@ -24,11 +26,11 @@ CONTRACT = """
 AFTER = at("2030-01-01 00:00")
 
 
-def config(zone: str = "UTC", denominator: str = "calendar", no_data: str = "exclude"):  # type: ignore[no-untyped-def]
+def config(zone: str = "UTC", denominator: str = "calendar", no_data: str = "exclude") -> Config:
     return config_with(CONTRACT.format(zone=zone, denominator=denominator, no_data=no_data))
 
 
-def api(accounts: list) -> object:  # type: ignore[type-arg]
+def api(accounts: list[ObjectiveAccount]) -> ObjectiveAccount:
     return next(a for a in accounts if a.service == "api")
 
 
@@ -41,10 +43,10 @@ class TestMinutesGolden:
                                   met: bool) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), down, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
-        assert acc.minutes_in_month == 44640  # type: ignore[attr-defined]
-        assert round(acc.uptime_percent, 4) == percent  # type: ignore[attr-defined]
-        assert acc.met is met  # type: ignore[attr-defined]
-        assert acc.uptime == 1 - Fraction(down, 44640)  # type: ignore[attr-defined]
+        assert acc.minutes_in_month == 44640
+        assert round(acc.uptime_percent, 4) == percent
+        assert acc.met is met
+        assert acc.uptime == 1 - Fraction(down, 44640)
 
     @pytest.mark.parametrize(
         ("zone", "month", "minutes"),
@@ -56,13 +58,13 @@ class TestMinutesGolden:
         self, ledger: Ledger, zone: str, month: Month, minutes: int
     ) -> None:
         acc = api(month_accounts(config(zone), ledger, month, AFTER))
-        assert acc.minutes_in_month == minutes  # type: ignore[attr-defined]
-        assert acc.no_data_minutes == minutes  # type: ignore[attr-defined]
+        assert acc.minutes_in_month == minutes
+        assert acc.no_data_minutes == minutes
 
     def test_budget_remaining_is_the_allowance_left(self, ledger: Ledger) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), 40, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
-        assert acc.budget_remaining_minutes == pytest.approx(44.64 - 40)  # type: ignore[attr-defined]
+        assert acc.budget_remaining_minutes == pytest.approx(44.64 - 40)
 
 
 class TestPolicies:
@@ -92,11 +94,11 @@ class TestPolicies:
         self._fill(ledger)
         acc = api(month_accounts(config("UTC", denominator, no_data), ledger, Month(2026, 10),
                                  AFTER))
-        assert acc.excluded_minutes == {"maintenance": 600, "vantage": 30}  # type: ignore[attr-defined]
+        assert acc.excluded_minutes == {"maintenance": 600, "vantage": 30}
         # only 700 windows were decided: the other 43,940 ended unmeasured
-        assert acc.no_data_minutes == 44640 - 700 + 10  # type: ignore[attr-defined]
-        assert acc.downtime_minutes == downtime  # type: ignore[attr-defined]
-        assert acc.denominator_minutes == denominator_minutes  # type: ignore[attr-defined]
+        assert acc.no_data_minutes == 44640 - 700 + 10
+        assert acc.downtime_minutes == downtime
+        assert acc.denominator_minutes == denominator_minutes
 
 
 class TestRequests:
@@ -125,9 +127,9 @@ class TestProvisional:
         now = at("2026-10-11 00:00") + 30
         ledger.write_verdicts(windows("c", "api", at("2026-10-10 23:00"), 60, Verdict.UP))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), now))
-        assert acc.status == "provisional"  # type: ignore[attr-defined]
-        assert acc.pending_minutes == 21 * 1440  # type: ignore[attr-defined]
-        assert acc.no_data_minutes == 10 * 1440 - 60  # type: ignore[attr-defined]
+        assert acc.status == "provisional"
+        assert acc.pending_minutes == 21 * 1440
+        assert acc.no_data_minutes == 10 * 1440 - 60
 
     def test_support_only_contract_has_no_account(self, ledger: Ledger) -> None:
         cfg = config_with("- {name: support, objectives: []}")

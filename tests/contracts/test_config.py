@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.contracts.builders import config_with
 from probe.config import load_config
 from probe.yamlsource import ConfigError
+from tests.contracts.builders import config_with
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "contracts"
 

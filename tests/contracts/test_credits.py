@@ -106,7 +106,7 @@ class TestRounding:
          ("half_even", 2, "97.985", "97.98"), ("floor", 1, "94.99", "94.9")],
     )
     def test_rounds_exactly(self, mode: str, decimals: int, value: str, expected: str) -> None:
-        rounding = Rounding(mode=mode, decimals=decimals)  # type: ignore[arg-type]
+        rounding = Rounding(mode=mode, decimals=decimals)
         assert rounding.apply(Fraction(value)) == Decimal(expected)
 
 

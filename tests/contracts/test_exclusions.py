@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.contracts.builders import SERVICES, at, config_with, windows
 from probe.contracts.exclusions import (
     add_exclude_arguments,
     apply_exclusions,
@@ -20,6 +19,7 @@ from probe.contracts.exclusions import (
 )
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
+from tests.contracts.builders import SERVICES, at, config_with, windows
 
 CONTRACT = """
 - name: c

@@ -31,7 +31,7 @@ def entry(start: str, hours: float, announced_days_before: float | None, ref: st
     announced = None if announced_days_before is None else \
         begin - timedelta(days=announced_days_before)
     return MaintenanceEntry(contract="c", start=begin, end=begin + timedelta(hours=hours),
-                            announced_at=announced, kind=kind,  # type: ignore[arg-type]
+                            announced_at=announced, kind=kind,
                             reference=ref)
 
 
