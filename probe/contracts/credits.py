@@ -158,7 +158,8 @@ def credit_for(
                 amount = min(amount, policy.cap)
             return Credit(
                 status="due", unit=policy.unit, amount=amount,
-                tier=tier.label(policy.rounding.decimals), capped=capped, cap=policy.cap, rounded_uptime=rounded,
+                tier=tier.label(policy.rounding.decimals), capped=capped, cap=policy.cap,
+                rounded_uptime=rounded,
                 claim_deadline=deadline, claim_by=last_day,
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
