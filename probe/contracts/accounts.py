@@ -36,6 +36,7 @@ class ObjectiveAccount:
     timezone: str
     method: str
     target: float
+    clause: str
     denominator: str
     no_data_policy: str
     window_seconds: int
@@ -139,6 +140,7 @@ def account_objective(
     return ObjectiveAccount(
         contract=contract.name, service=objective.service, month=str(month),
         timezone=contract.timezone, method=objective.method, target=objective.target,
+        clause=objective.clause,
         denominator=contract.denominator, no_data_policy=contract.no_data,
         window_seconds=ws, minutes_in_month=float(minutes),
         up_minutes=float(per * windows[Verdict.UP]),

@@ -142,8 +142,10 @@ def overlay(config: Config, verdict: WindowVerdict,
     for d in declared:
         if d.active and d.covers(base):
             return _excluded(base, Reason.DECLARED, f"declared:{d.reason}:{d.reference}")
+    w = base.window_start
     for a in assessments(config).get(base.contract, ()):
-        if a.entry.covers(base.service) and base.window_start in a.excluded:
+        if (a.entry.start.timestamp() <= w < a.entry.end.timestamp()
+                and a.entry.covers(base.service) and w in a.excluded):
             return _excluded(base, Reason.MAINTENANCE, f"maintenance:{a.entry.reference}")
     return base
 

@@ -164,6 +164,7 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
     c = acc.credit
     return {
         "service": acc.service, "method": acc.method, "target_percent": acc.target,
+        "clause": acc.clause,
         "uptime_percent": round(acc.uptime_percent, 4), "uptime_ratio": acc.uptime_ratio,
         "met": acc.met, "status": acc.status,
         "minutes_in_month": _num(acc.minutes_in_month), "up_minutes": _num(acc.up_minutes),

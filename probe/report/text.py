@@ -22,6 +22,8 @@ def excluded_text(acc: ObjectiveAccount) -> str:
 def credit_text(acc: ObjectiveAccount) -> str:
     c = acc.credit
     text = c.describe()
+    if not acc.final and c.status != "met":
+        text = f"so far (month not ended): {text}"
     if c.claim_by is not None and c.status in ("due", "missed_no_tier"):
         text += f"; claim by {c.claim_by}"
     return text

@@ -122,6 +122,7 @@ class TestJson:
         incidents = api.pop("incidents")
         assert api == {
             "service": "dfns-api", "method": "minutes", "target_percent": 99.95,
+            "clause": "§1 API Availability",
             "uptime_percent": 98.7455, "uptime_ratio": 1 - 560 / 44640, "met": False,
             "status": "final", "minutes_in_month": 44640, "up_minutes": 0,
             "down_minutes": 560, "downtime_minutes": 560,
