@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
-from probe.config import Config
+from probe.config import Config, parse_config
 from probe.contracts.accounts import ObjectiveAccount
+from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict
@@ -134,3 +137,47 @@ class TestProvisional:
     def test_support_only_contract_has_no_account(self, ledger: Ledger) -> None:
         cfg = config_with("- {name: support, objectives: []}")
         assert month_accounts(cfg, ledger, Month(2026, 10), AFTER) == []
+
+
+class TestMaintenanceInTheMonth:
+    """Entries judged by the example contracts' rules, end to end: decided, then accounted."""
+
+    @pytest.mark.parametrize(
+        ("file", "entries", "down", "maintenance", "invalid"),
+        [
+            # Securosys: 7 weeks' notice -> invalid, every minute counts
+            ("securosys", [("2026-10-10T20:00:00Z", 4, "2026-08-22T20:00:00Z")], 240, 0, 1),
+            # Securosys: 9 h -> 8 h excluded, the 9th counts
+            ("securosys", [("2026-10-10T20:00:00Z", 9, "2026-08-01T00:00:00Z")], 60, 480, 1),
+            # Securosys: a second intervention within 6 months counts entirely
+            ("securosys", [("2026-06-10T20:00:00Z", 2, "2026-04-01T00:00:00Z"),
+                           ("2026-10-10T20:00:00Z", 2, "2026-08-01T00:00:00Z")], 120, 0, 1),
+            # Dfns: two 2 h windows in a month -> 3 h excluded, 1 h counts
+            ("dfns", [("2026-10-06T05:00:00Z", 2, "2026-09-01T00:00:00Z"),
+                      ("2026-10-20T05:00:00Z", 2, "2026-09-01T00:00:00Z")], 60, 180, 1),
+            # Dfns: at 14:00 ET only warns (commercially reasonable efforts)
+            ("dfns", [("2026-10-06T18:00:00Z", 1, "2026-09-01T00:00:00Z")], 0, 60, 0),
+        ],
+    )
+    def test_down_minutes_in_maintenance(
+        self, ledger: Ledger, file: str, entries: list[tuple[str, float, str]], down: int,
+        maintenance: int, invalid: int,
+    ) -> None:
+        path = Path(__file__).parents[2] / "config" / "contracts" / f"{file}.yaml"
+        service = {"securosys": "securosys-hsmaas-signing", "dfns": "dfns-api"}[file]
+        lines = ["maintenance:"]
+        verdicts = []
+        for i, (start, hours, announced) in enumerate(entries):
+            begin = datetime.fromisoformat(start)
+            end = begin + timedelta(hours=hours)
+            lines.append(f"  - {{contract: {file}, start: '{start}', end: '{end.isoformat()}', "
+                         f"announced_at: '{announced}', reference: mw{i}}}")
+            verdicts += windows(file, service, int(begin.timestamp()), int(hours * 60),
+                                Verdict.DOWN)
+        config = parse_config(path.read_text() + "\n".join(lines) + "\n")
+        ledger.write_verdicts([apply_exclusions(config, v) for v in verdicts])
+        month = Month(2026, 10)
+        [acc] = [a for a in month_accounts(config, ledger, month, AFTER) if a.service == service]
+        assert acc.down_minutes == down
+        assert acc.excluded_minutes.get("maintenance", 0) == maintenance
+        assert acc.invalid_maintenance == invalid
