@@ -258,3 +258,28 @@ class TestTextAndMarkdown:
     def test_unknown_format_is_refused(self, scenario: tuple[Config, Path]) -> None:
         with pytest.raises(ValueError, match="unknown report format 'pdf'"):
             report(scenario, "pdf")
+
+
+class TestExampleContracts:
+    """Every seed contract reports an unmeasured month without holding it against anyone."""
+
+    @pytest.mark.parametrize("file", ["securosys", "dfns", "securenvoy", "senhasegura",
+                                      "thesmios"])
+    def test_empty_month_is_all_no_data(self, tmp_path: Path, file: str) -> None:
+        config = load_config(EXAMPLE.parent / f"{file}.yaml")
+        Ledger(tmp_path).close()
+        reader = Ledger.reader(tmp_path)
+        try:
+            doc = json.loads(render(config, reader, Month(2027, 2), "json", at("2027-03-10 00:00")))
+            text = render(config, reader, Month(2027, 2), "text", at("2027-03-10 00:00"))
+        finally:
+            reader.close()
+        [c] = doc["contracts"]
+        assert c["contract"] == file
+        assert c["status"] == "final"
+        for o in c["objectives"]:
+            assert o["no_data_minutes"] == o["minutes_in_month"] == 40320
+            assert (o["uptime_percent"], o["credit"]["status"]) == (100.0, "met")
+        if file == "senhasegura":
+            assert c["objectives"] == []
+            assert "no availability objective (support-only contract)" in text
