@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
@@ -164,7 +164,3 @@ def credit_for(
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
                   rounded_uptime=rounded, claim_deadline=deadline, claim_by=last_day)
-
-
-def utc_date(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=UTC).date().isoformat()
