@@ -128,7 +128,7 @@ class TestJson:
             "down_minutes": 560, "downtime_minutes": 560,
             "excluded_minutes": {"maintenance": 120, "vantage": 10},
             "no_data_minutes": 44640 - 690, "pending_minutes": 0,
-            "denominator_minutes": 44640, "requests": 4140, "failed_requests": 3360,
+            "denominator_minutes": 44640, "requests": None, "failed_requests": None,
             "budget_remaining_minutes": round((1 - 560 / 44640 - 0.9995) * 44640, 4),
             "invalid_maintenance": 1,
             "credit": {
