@@ -110,8 +110,10 @@ class Credit:
         if self.status == "missed_no_tier":
             return (f"target missed, but no credit tier applies at {self.rounded_uptime} % "
                     "(gap in the contract's table)")
-        unit = "% of monthly fees" if self.unit == "percent" else " days of licence"
-        cap = f", capped at {self.cap}" if self.capped else ""
+        unit, short = ("% of monthly fees", "%") if self.unit == "percent" else \
+            (" days of licence", " days")
+        cap = "" if self.cap is None else \
+            f"; cap {self.cap}{short}{' reached' if self.capped else ''}"
         return f"{self.amount}{unit} (tier {self.tier}{cap})"
 
 

@@ -83,6 +83,16 @@ class TestSecurEnvoyTiers:
         else:
             assert (credit.unit, credit.amount, credit.capped) == ("days", Decimal(days), capped)
 
+    @pytest.mark.parametrize(
+        ("uptime", "text"),
+        [("94", "5 days of licence (tier [90.0, 95.0); cap 10 days)"),
+         ("85", "10 days of licence (tier [0.0, 90.0); cap 10 days reached)")],
+    )
+    def test_description_names_tier_and_cap(self, uptime: str, text: str) -> None:
+        credit = credit_for(policy("securenvoy"), uptime=pct(uptime), target=pct("99"),
+                            month_end=0, first_incident=0, zone=LONDON)
+        assert credit.describe() == text
+
     def test_claim_window_runs_from_the_first_affected_window(self) -> None:
         first = 1_791_194_400  # 2026-10-05T10:00:00Z
         credit = credit_for(policy("securenvoy"), uptime=pct("98"), target=pct("99"),

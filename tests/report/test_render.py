@@ -135,7 +135,7 @@ class TestJson:
                 "status": "due", "unit": "percent", "amount": 3, "tier": "[98.00, 99.01)",
                 "capped": False, "cap": 7, "target_missed_no_tier": False,
                 "rounded_uptime_percent": "98.74", "claim_deadline": "2026-12-01T05:00:00Z",
-                "claim_by": "2026-11-30", "description": "3% of monthly fees (tier [98.00, 99.01))",
+                "claim_by": "2026-11-30", "description": "3% of monthly fees (tier [98.00, 99.01); cap 7%)",
             },
         }
         assert incidents == [
@@ -194,7 +194,7 @@ class TestHtml:
             "130 (maintenance 120, vantage 10)",                  # excluded by reason
             "65 (declared 50, dependency 15)",
             "<th>no_data minutes</th><td>43950 (counted as exclude)</td>",
-            "3% of monthly fees (tier [98.00, 99.01))",           # credit with tier
+            "3% of monthly fees (tier [98.00, 99.01); cap 7%)",           # credit with tier
             "claim by 2026-11-30",                                # claim deadline
             "target missed, but no credit tier applies at 99.89 %",
             "2026-10-10T00:00:00Z</td><td>2026-10-10T08:20:00Z</td><td>500</td><td>http_status",
@@ -249,7 +249,7 @@ class TestTextAndMarkdown:
     @pytest.mark.parametrize("fmt", ["text", "markdown"])
     @pytest.mark.parametrize(
         "fact",
-        ["98.7455 % against 99.95 %: MISSED", "3% of monthly fees (tier [98.00, 99.01))",
+        ["98.7455 % against 99.95 %: MISSED", "3% of monthly fees (tier [98.00, 99.01); cap 7%)",
          "no credit tier applies", "MW-2", "min_notice", "INC-7", "dependency 15", "final"],
     )
     def test_shows_the_month(self, rendered: dict[str, str], fmt: str, fact: str) -> None:
