@@ -184,11 +184,16 @@ class TestKillAndRestart:
         path.write_text(config_text(state_dir, "http://127.0.0.1:9/", "http://127.0.0.1:9/",
                                     free_port(), 1))
         proc = _spawn(path)
-        deadline = time.monotonic() + 20
-        while not verdicts(state_dir, "all") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        try:
+            deadline = time.monotonic() + 20
+            while not verdicts(state_dir, "all") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
         assert "Traceback" not in _log(path)
         assert os.path.exists(state_dir / LEDGER_FILE)
 
