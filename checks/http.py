@@ -7,6 +7,7 @@ new client sees, not a warm pooled connection.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -204,6 +205,32 @@ def judge_body(expect: Expect, body: bytes) -> None:
             )
 
 
+_PEER_EVIDENCE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "sla_probe_peer_evidence", default=None
+)
+
+
+class EvidenceConnector(aiohttp.TCPConnector):
+    """Records the TLS peer certificate of every connection it opens or hands out.
+
+    The response may release (and, with fresh connections, close) its connection as soon as a
+    small body has arrived, before the caller can look at it; so the fingerprint is taken when
+    the connection is handed to the request and put into the dict the caller placed in
+    `_PEER_EVIDENCE` (a mutable holder, so it survives a copied context).
+    """
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109 - aiohttp signature
+        connection = await super().connect(req, traces, timeout)
+        holder = _PEER_EVIDENCE.get()
+        transport = connection.transport
+        if holder is not None and transport is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if der:
+                holder["tls_peer_sha256"] = hashlib.sha256(der).hexdigest()
+        return connection
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Exchange:
     """One completed HTTP request: status, capped body, latency and evidence."""
@@ -239,7 +266,7 @@ class HttpClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
+            connector = EvidenceConnector(
                 force_close=self._fresh,
                 use_dns_cache=not self._fresh,
                 limit=0,
@@ -275,20 +302,26 @@ class HttpClient:
         if self._tls.server_name is not None and self._ssl is not None:
             kwargs["server_hostname"] = self._tls.server_name
         session = self._get_session()
+        peer: dict[str, str] = {}
+        token = _PEER_EVIDENCE.set(peer)
         start = self._clock.monotonic()
         try:
             async with session.request(method, url, **kwargs) as response:
                 evidence: dict[str, str] = {"status": str(response.status)}
                 fingerprint = peer_certificate_sha256(response)
                 if fingerprint is not None:
-                    evidence["tls_peer_sha256"] = fingerprint
+                    peer.setdefault("tls_peer_sha256", fingerprint)
                 data = await read_capped(response, max_body)
                 status = response.status
-        except CheckFailure:
+        except CheckFailure as exc:
+            exc.evidence.update(peer)
             raise
         except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
             failure_class, detail = classify_client_error(exc)
-            raise CheckFailure(failure_class, redact(detail)) from None
+            raise CheckFailure(failure_class, redact(detail), peer) from None
+        finally:
+            _PEER_EVIDENCE.reset(token)
+        evidence.update(peer)
         evidence["body_sha256"] = hashlib.sha256(data).hexdigest()
         return Exchange(status, data, self._clock.monotonic() - start, evidence)
 
