@@ -42,6 +42,17 @@ def key_id(private_key: Ed25519PrivateKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+async def _read_challenge(request: web.Request) -> bytes | None:
+    try:
+        document: Any = await request.json()
+        challenge_hex = document["challenge"]
+        if isinstance(challenge_hex, str) and len(challenge_hex) <= MAX_CHALLENGE_HEX:
+            return bytes.fromhex(challenge_hex)
+    except (ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
 def make_signing_handler(private_key: Ed25519PrivateKey, bad_every: int) -> Handler:
     """An aiohttp handler that signs the posted challenge; every `bad_every`-th answer is bad."""
     if bad_every < 0:
@@ -50,14 +61,9 @@ def make_signing_handler(private_key: Ed25519PrivateKey, bad_every: int) -> Hand
     kid = key_id(private_key)
 
     async def sign(request: web.Request) -> web.Response:
-        try:
-            document: Any = await request.json()
-            challenge_hex = document["challenge"]
-            if not isinstance(challenge_hex, str) or len(challenge_hex) > MAX_CHALLENGE_HEX:
-                raise ValueError("bad challenge")
-            challenge = bytes.fromhex(challenge_hex)
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "expected {\"challenge\": \"<hex>\"}"}, status=400)
+        challenge = await _read_challenge(request)
+        if challenge is None:
+            return web.json_response({"error": 'expected {"challenge": "<hex>"}'}, status=400)
         number = next(counter)
         message = challenge
         if bad_every and number % bad_every == 0:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,6 +21,7 @@ from probe.demo_signer import make_signing_handler, signing_check_config
 from probe.demo_signer import public_key_pem as demo_public_key_pem
 from tests.checks.conftest import MakeCtx, StartServer
 from tests.checks.test_signatures import der_to_rs, make_key, sign
+from tests.realtools import free_port
 
 
 async def run_once(config: dict[str, Any], resources: Resources, make_ctx: MakeCtx) -> Any:
@@ -222,8 +224,6 @@ class TestSigningCheckBrokenAnswers:
     async def test_connection_refused_is_connect(
         self, resources: Resources, make_ctx: MakeCtx
     ) -> None:
-        from tests.realtools import free_port
-
         key = Ed25519PrivateKey.generate()
         config = signing_check_config(
             "s", f"http://127.0.0.1:{free_port()}/sign", demo_public_key_pem(key)
@@ -309,3 +309,27 @@ class TestSigningConfig:
         del config["public_key"]
         config["public_key_file"] = str(path)
         assert SigningConfig.model_validate(config).public_key == demo_public_key_pem(key).strip()
+
+
+class TestDemoSigner:
+    @pytest.mark.parametrize(
+        "payload", [b"not json", b'{"nothing": 1}', b'{"challenge": "zz"}', b'{"challenge": 5}']
+    )
+    async def test_malformed_request_is_400(
+        self, payload: bytes, start_server: StartServer
+    ) -> None:
+        url = await start_server(
+            {"/sign": make_signing_handler(Ed25519PrivateKey.generate(), bad_every=0)}
+        )
+        async with aiohttp.ClientSession() as session, session.post(
+            f"{url}/sign", data=payload
+        ) as response:
+            assert response.status == 400
+
+    def test_negative_bad_every_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="bad_every"):
+            make_signing_handler(Ed25519PrivateKey.generate(), bad_every=-1)
+
+    def test_public_key_pem_is_the_keys_public_half(self) -> None:
+        key = Ed25519PrivateKey.generate()
+        assert demo_public_key_pem(key) == public_key_pem(key.public_key())
