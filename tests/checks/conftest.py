@@ -70,6 +70,7 @@ class Pki:
     rogue_server_cert: Path
     rogue_server_key: Path
     expired_server_cert: Path
+    expired_server_key: Path
     server_not_after: datetime.datetime
 
 
@@ -180,7 +181,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         "127.0.0.1", rogue, rogue_key, server=True,
         not_before=now - datetime.timedelta(hours=1), not_after=not_after,
     )
-    expired, _ = _leaf(
+    expired, expired_key = _leaf(
         "127.0.0.1", ca, ca_key, server=True,
         not_before=now - datetime.timedelta(days=10), not_after=now - datetime.timedelta(days=1),
     )
@@ -194,6 +195,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         rogue_server_cert=_write_cert(out / "rogue-server.pem", rogue_server),
         rogue_server_key=_write_key(out / "rogue-server.key", rogue_server_key),
         expired_server_cert=_write_cert(out / "expired-server.pem", expired),
+        expired_server_key=_write_key(out / "expired-server.key", expired_key),
         server_not_after=not_after,
     )
 
