@@ -1,3 +1,3 @@
 """Imports every built-in check module so each registers its type."""
 
-from checks import http, net, pkcs11_token, signing  # noqa: F401
+from checks import http, mqtt_broadcast, net, pkcs11_token, signing  # noqa: F401
