@@ -51,7 +51,7 @@ _CURVES: dict[str, type[ec.EllipticCurve]] = {
 class _FileKeyModel(BaseModel):
     """A strict nested model where `x_file: PATH` reads secret `x` from a file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -108,6 +108,8 @@ def build_ssl_context(options: TlsOptions) -> ssl.SSLContext:
 
 
 class HttpConfig(CheckConfig):
+    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
+
     type: Literal["http"] = "http"
     url: str = Field(pattern=r"^https?://")
     method: str = "GET"

@@ -15,7 +15,7 @@ import secrets
 import ssl
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from checks import base
 from checks.base import AttemptContext, CheckConfig, Resources, Result
@@ -31,6 +31,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 
 class MqttBroadcastConfig(CheckConfig):
+    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
+
     type: Literal["mqtt_broadcast"] = "mqtt_broadcast"
     host: str = Field(pattern=r"^[A-Za-z0-9_.:\[\]-]+$")
     port: int | None = Field(default=None, ge=1, le=65535)

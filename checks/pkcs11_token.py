@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from checks import base
 from checks.base import AttemptContext, CheckConfig, CheckFailure, Resources, Result
@@ -54,6 +54,8 @@ _ED25519_PARAMS = {bytes.fromhex("06032b6570"), b"\x13\x0cedwards25519"}
 
 
 class Pkcs11Config(CheckConfig):
+    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
+
     type: Literal["pkcs11"] = "pkcs11"
     library: str = "/usr/lib/softhsm/libsofthsm2.so"
     token_label: str

@@ -17,7 +17,7 @@ import re
 import secrets
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from checks import base
 from checks.auth import AuthConfig
@@ -89,6 +89,8 @@ def challenge_values(challenge: bytes) -> dict[str, str]:
 
 
 class SigningConfig(CheckConfig):
+    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
+
     type: Literal["signing"] = "signing"
     url: str = Field(pattern=r"^https?://")
     method: str = "POST"
