@@ -145,7 +145,7 @@ def _load_signing_key(cfg: SignatureAuth) -> SigningKey:
     curve = _CURVES[cfg.algorithm]
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, curve):
         msg = f"algorithm {cfg.algorithm} needs an EC private key on {curve.name}"
-        raise ValueError(msg)  # noqa: TRY004 - pydantic reports ValueError as a config error
+        raise ValueError(msg)
     return key
 
 

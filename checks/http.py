@@ -221,7 +221,7 @@ class EvidenceConnector(aiohttp.TCPConnector):
     `_PEER_EVIDENCE` (a mutable holder, so it survives a copied context).
     """
 
-    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109 - aiohttp signature
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
         connection = await super().connect(req, traces, timeout)
         holder = _PEER_EVIDENCE.get()
         transport = connection.transport

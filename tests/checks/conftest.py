@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import inspect
 import ipaddress
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,19 +19,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from checks.base import AttemptContext, Resources
 from probe.clock import SystemClock
-
-
-@pytest.fixture(autouse=True)
-def _no_implicit_loop_in_sync_tests(request: pytest.FixtureRequest) -> None:
-    """Stop looptime's hook from creating (and leaking) an event loop around a sync test.
-
-    looptime 0.9 asks the policy for the current loop around every test; in a sync test there
-    is none, so the default policy creates one that is never closed, and its ResourceWarning
-    surfaces (as an error) in whichever async test runs next. With the loop explicitly unset,
-    `get_event_loop()` raises instead, which looptime handles.
-    """
-    if not inspect.iscoroutinefunction(request.function):
-        asyncio.set_event_loop(None)
 
 
 @pytest.fixture

@@ -1,0 +1,452 @@
+"""The durable ledger: SQLite in WAL mode, the embedded default store.
+
+Attempts are appended in one transaction per flush; a window verdict is committed before
+anything exports it. A verdict is never overwritten in place: a different later decision for
+the same window becomes revision N+1 in `window_revisions`, and `windows` points at the
+newest. Every method here is synchronous and runs on the daemon's single ledger thread;
+readers (scrapes, reports) open their own read-only connection.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from probe.model import Attempt, Reason, Role, Verdict, WindowVerdict
+
+LEDGER_FILE = "ledger.sqlite3"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        service TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        failure_class TEXT,
+        latency REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        evidence TEXT NOT NULL DEFAULT '{}',
+        retried INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attempts_started ON attempts (started_at);
+    CREATE TABLE attempt_stats (
+        service TEXT NOT NULL, check_name TEXT NOT NULL, result TEXT NOT NULL,
+        count INTEGER NOT NULL, duration_sum REAL NOT NULL,
+        PRIMARY KEY (service, check_name, result)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempt_buckets (
+        service TEXT NOT NULL, check_name TEXT NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (service, check_name, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE last_attempt (
+        service TEXT NOT NULL, check_name TEXT NOT NULL, role TEXT NOT NULL,
+        started_at REAL NOT NULL, ok INTEGER NOT NULL, failure_class TEXT,
+        latency REAL NOT NULL, evidence TEXT NOT NULL,
+        PRIMARY KEY (service, check_name)
+    ) WITHOUT ROWID;
+    CREATE TABLE windows (
+        contract TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL,
+        window_start INTEGER NOT NULL, window_seconds INTEGER NOT NULL,
+        verdict TEXT NOT NULL, reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL, failures INTEGER NOT NULL, failure_classes TEXT NOT NULL,
+        revision INTEGER NOT NULL, decided_at REAL NOT NULL, note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (contract, service, scope, window_start)
+    ) WITHOUT ROWID;
+    CREATE INDEX windows_month ON windows
+        (contract, scope, window_start, service, verdict, reason);
+    CREATE TABLE window_revisions (
+        id INTEGER PRIMARY KEY,
+        contract TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL,
+        window_start INTEGER NOT NULL, window_seconds INTEGER NOT NULL, revision INTEGER NOT NULL,
+        verdict TEXT NOT NULL, reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL, failures INTEGER NOT NULL, failure_classes TEXT NOT NULL,
+        decided_at REAL NOT NULL, author TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+        UNIQUE (contract, service, scope, window_start, revision)
+    );
+    CREATE TABLE window_counts (
+        contract TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL,
+        verdict TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (contract, service, scope, verdict, reason)
+    ) WITHOUT ROWID;
+    CREATE TABLE cursors (
+        contract TEXT NOT NULL, scope TEXT NOT NULL, next_window INTEGER NOT NULL,
+        PRIMARY KEY (contract, scope)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or written; the message names the file."""
+
+
+def bucket_index(latency: float) -> int:
+    """Index of the first bucket whose upper bound holds `latency` (len = +Inf)."""
+    return bisect.bisect_left(LATENCY_BUCKETS, latency)
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    try:
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except (sqlite3.Error, OSError) as exc:
+        raise LedgerError(f"cannot open ledger {path}: {exc}") from None
+    conn.isolation_level = None  # explicit BEGIN/COMMIT
+    return conn
+
+
+def _verdict_row(row: Sequence[Any]) -> WindowVerdict:
+    classes = tuple(json.loads(row[9])) if row[9] else ()
+    return WindowVerdict(
+        contract=row[0], service=row[1], scope=row[2], window_start=row[3],
+        window_seconds=row[4], verdict=Verdict(row[5]), reason=Reason(row[6]),
+        attempts=row[7], failures=row[8], failure_classes=classes, revision=row[10],
+        decided_at=row[11], note=row[12],
+    )
+
+
+_WINDOW_COLUMNS = (
+    "contract, service, scope, window_start, window_seconds, verdict, reason, attempts, "
+    "failures, failure_classes, revision, decided_at, note"
+)
+
+
+class LedgerReader:
+    """Read-only queries; safe to use from any one thread at a time."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection | None = None) -> None:
+        self.path = path
+        self._conn = conn if conn is not None else _connect(path, readonly=True)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def attempts_between(self, start: float, end: float) -> list[Attempt]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT started_at, service, check_name, role, ok, failure_class, latency, "
+                "detail, evidence, retried FROM attempts "
+                "WHERE started_at >= ? AND started_at < ? ORDER BY started_at",
+                (start, end),
+            ).fetchall()
+        return [
+            Attempt(r[0], r[1], r[2], Role(r[3]), bool(r[4]), r[5], r[6], r[7],
+                    json.loads(r[8]), bool(r[9]))
+            for r in rows
+        ]
+
+    def windows(
+        self, contract: str, start: int, end: int, scope: str = "local",
+        service: str | None = None,
+    ) -> list[WindowVerdict]:
+        """Current verdicts with `start <= window_start < end`, oldest first."""
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+               "AND window_start >= ? AND window_start < ?")
+        args: list[Any] = [contract, scope, start, end]
+        if service is not None:
+            sql += " AND service=?"
+            args.append(service)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
+        return [_verdict_row(r) for r in rows]
+
+    def revisions(self, contract: str, service: str, window_start: int,
+                  scope: str = "local") -> list[tuple[WindowVerdict, str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT contract, service, scope, window_start, window_seconds, verdict, "
+                "reason, attempts, failures, failure_classes, revision, decided_at, note, "
+                "author FROM window_revisions WHERE contract=? AND service=? AND scope=? "
+                "AND window_start=? ORDER BY revision",
+                (contract, service, scope, window_start),
+            ).fetchall()
+        return [(_verdict_row(r), r[13]) for r in rows]
+
+    def month_counts(
+        self, contract: str, start: int, end: int, scope: str = "local"
+    ) -> dict[str, Counter[tuple[str, str]]]:
+        """Per service, how many current windows in [start, end) have each (verdict, reason)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, COUNT(*) FROM windows "
+                "WHERE contract=? AND scope=? AND window_start >= ? AND window_start < ? "
+                "GROUP BY service, verdict, reason",
+                (contract, scope, start, end),
+            ).fetchall()
+        out: dict[str, Counter[tuple[str, str]]] = {}
+        for service, verdict, reason, count in rows:
+            out.setdefault(service, Counter())[(verdict, reason)] = count
+        return out
+
+    def window_totals(
+        self, contract: str, start: int, end: int, scope: str = "local"
+    ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
+        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, COUNT(*), SUM(attempts), SUM(failures) "
+                "FROM windows WHERE contract=? AND scope=? AND window_start >= ? "
+                "AND window_start < ? GROUP BY service, verdict, reason",
+                (contract, scope, start, end),
+            ).fetchall()
+        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
+        for service, verdict, reason, count, attempts, failures in rows:
+            out.setdefault(service, {})[(verdict, reason)] = (count, attempts, failures)
+        return out
+
+    def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
+        """(contract, service, verdict, reason, decisions): counters, revisions included."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT contract, service, verdict, reason, count FROM window_counts "
+                "WHERE scope=? ORDER BY contract, service, verdict, reason",
+                (scope,),
+            ).fetchall()
+
+    def attempt_stats(self) -> list[tuple[str, str, str, int, float]]:
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT service, check_name, result, count, duration_sum FROM attempt_stats "
+                "ORDER BY service, check_name, result"
+            ).fetchall()
+
+    def attempt_buckets(self) -> dict[tuple[str, str], list[int]]:
+        out: dict[tuple[str, str], list[int]] = {}
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, check_name, bucket, count FROM attempt_buckets"
+            ).fetchall()
+        for service, check, bucket, count in rows:
+            counts = out.setdefault((service, check), [0] * (len(LATENCY_BUCKETS) + 1))
+            counts[bucket] = count
+        return out
+
+    def last_attempts(self) -> list[tuple[str, str, str, float, bool, str | None, float,
+                                          dict[str, str]]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, check_name, role, started_at, ok, failure_class, latency, "
+                "evidence FROM last_attempt ORDER BY service, check_name"
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], json.loads(r[7]))
+                for r in rows]
+
+    def next_window(self, contract: str, scope: str = "local") -> int | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT next_window FROM cursors WHERE contract=? AND scope=?", (contract, scope)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def latest_decided(self, scope: str = "local") -> float | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT MAX(decided_at) FROM window_revisions WHERE scope=?", (scope,)
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+class Ledger(LedgerReader):
+    """The writer. One per state directory; all writes are single transactions."""
+
+    def __init__(self, state_dir: Path) -> None:
+        path = Path(state_dir) / LEDGER_FILE
+        conn = _connect(path, readonly=False)
+        super().__init__(path, conn)
+        self._migrate()
+
+    @classmethod
+    def reader(cls, state_dir: Path) -> LedgerReader:
+        return LedgerReader(Path(state_dir) / LEDGER_FILE)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise LedgerError(
+                    f"ledger {self.path} has schema {version}, newer than this sla-probe "
+                    f"({len(MIGRATIONS)}); refusing to touch it"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                try:
+                    self._conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+                    )
+                except sqlite3.Error as exc:
+                    self._conn.execute("ROLLBACK") if self._conn.in_transaction else None
+                    raise LedgerError(f"cannot migrate {self.path} to {number}: {exc}") from exc
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    def record_attempts(self, attempts: Iterable[Attempt]) -> int:
+        """Append attempts and fold them into the counters, in one transaction."""
+        batch = list(attempts)
+        if not batch:
+            return 0
+        stats: Counter[tuple[str, str, str]] = Counter()
+        sums: dict[tuple[str, str, str], float] = {}
+        buckets: Counter[tuple[str, str, int]] = Counter()
+        last: dict[tuple[str, str], Attempt] = {}
+        for a in batch:
+            result = "ok" if a.ok else (a.failure_class or "error")
+            stats[(a.service, a.check, result)] += 1
+            sums[(a.service, a.check, result)] = sums.get((a.service, a.check, result), 0.0) \
+                + a.latency
+            buckets[(a.service, a.check, bucket_index(a.latency))] += 1
+            prev = last.get((a.service, a.check))
+            if prev is None or a.started_at >= prev.started_at:
+                last[(a.service, a.check)] = a
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO attempts (started_at, service, check_name, role, ok, "
+                "failure_class, latency, detail, evidence, retried) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.started_at, a.service, a.check, a.role.value, int(a.ok), a.failure_class,
+                  a.latency, a.detail, json.dumps(dict(a.evidence), sort_keys=True),
+                  int(a.retried)) for a in batch],
+            )
+            conn.executemany(
+                "INSERT INTO attempt_stats VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET count=count+excluded.count, "
+                "duration_sum=duration_sum+excluded.duration_sum",
+                [(*key, n, sums[key]) for key, n in stats.items()],
+            )
+            conn.executemany(
+                "INSERT INTO attempt_buckets VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET count=count+excluded.count",
+                [(*key, n) for key, n in buckets.items()],
+            )
+            conn.executemany(
+                "INSERT INTO last_attempt VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET role=excluded.role, started_at=excluded.started_at, "
+                "ok=excluded.ok, failure_class=excluded.failure_class, "
+                "latency=excluded.latency, evidence=excluded.evidence "
+                "WHERE excluded.started_at >= last_attempt.started_at",
+                [(a.service, a.check, a.role.value, a.started_at, int(a.ok), a.failure_class,
+                  a.latency, json.dumps(dict(a.evidence), sort_keys=True))
+                 for a in last.values()],
+            )
+        return len(batch)
+
+    def write_verdicts(
+        self,
+        verdicts: Iterable[WindowVerdict],
+        author: str = "decider",
+        cursors: dict[tuple[str, str], int] | None = None,
+    ) -> list[WindowVerdict]:
+        """Store decisions; an unchanged decision is a no-op, a changed one a new revision.
+
+        Returns what was written (with revision numbers). Cursor moves commit atomically
+        with the verdicts, so a crash never leaves a decided window without its verdict.
+        """
+        written: list[WindowVerdict] = []
+        with self._transaction() as conn:
+            for v in verdicts:
+                row = conn.execute(
+                    f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND service=? "
+                    "AND scope=? AND window_start=?",
+                    (v.contract, v.service, v.scope, v.window_start),
+                ).fetchone()
+                revision = 0
+                if row is not None:
+                    current = _verdict_row(row)
+                    if current.same_decision(v) and current.note == v.note:
+                        continue
+                    revision = current.revision + 1
+                stored = dataclasses.replace(v, revision=revision)
+                classes = json.dumps(list(v.failure_classes))
+                values = (v.contract, v.service, v.scope, v.window_start, v.window_seconds,
+                          v.verdict.value, v.reason.value, v.attempts, v.failures, classes)
+                conn.execute(
+                    f"INSERT OR REPLACE INTO windows ({_WINDOW_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, revision, v.decided_at, v.note),
+                )
+                conn.execute(
+                    "INSERT INTO window_revisions (contract, service, scope, window_start, "
+                    "window_seconds, verdict, reason, attempts, failures, failure_classes, "
+                    "revision, decided_at, author, note) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, revision, v.decided_at, author, v.note),
+                )
+                conn.execute(
+                    "INSERT INTO window_counts VALUES (?, ?, ?, ?, ?, 1) "
+                    "ON CONFLICT DO UPDATE SET count=count+1",
+                    (v.contract, v.service, v.scope, v.verdict.value, v.reason.value),
+                )
+                written.append(stored)
+            for (contract, scope), next_window in (cursors or {}).items():
+                conn.execute(
+                    "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
+                    "SET next_window=MAX(next_window, excluded.next_window)",
+                    (contract, scope, next_window),
+                )
+        return written
+
+    def prune_attempts(self, before: float) -> int:
+        """Drop attempts older than the retention; verdicts and counters are kept for good."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM attempts WHERE started_at < ?", (before,))
+            return cur.rowcount
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -1,0 +1,69 @@
+"""The records that flow through the pipeline: attempts in, verdicts out."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+
+
+class Role(enum.StrEnum):
+    SERVICE = "service"
+    CONTROL = "control"
+    DEPENDENCY = "dependency"
+
+
+class Verdict(enum.StrEnum):
+    UP = "up"
+    DOWN = "down"
+    EXCLUDED = "excluded"
+    NO_DATA = "no_data"
+
+
+class Reason(enum.StrEnum):
+    NONE = ""
+    MAINTENANCE = "maintenance"
+    VANTAGE = "vantage"
+    DEPENDENCY = "dependency"
+    DECLARED = "declared"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of one check, as stored; `started_at` (UTC epoch) picks its window."""
+
+    started_at: float
+    service: str
+    check: str
+    role: Role
+    ok: bool
+    failure_class: str | None
+    latency: float
+    detail: str = ""
+    evidence: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    retried: bool = False
+    lag: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WindowVerdict:
+    """The decision for one service of one contract in one window."""
+
+    contract: str
+    service: str
+    window_start: int
+    window_seconds: int
+    verdict: Verdict
+    reason: Reason = Reason.NONE
+    attempts: int = 0
+    failures: int = 0
+    failure_classes: tuple[str, ...] = ()
+    scope: str = "local"
+    revision: int = 0
+    decided_at: float = 0.0
+    note: str = ""
+
+    def same_decision(self, other: WindowVerdict) -> bool:
+        return (self.verdict, self.reason, self.attempts, self.failures,
+                self.failure_classes) == (other.verdict, other.reason, other.attempts,
+                                          other.failures, other.failure_classes)
