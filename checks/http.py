@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks import base
@@ -207,6 +208,19 @@ def judge_body(expect: Expect, body: bytes) -> None:
             )
 
 
+def certificate_evidence(der: bytes) -> dict[str, str]:
+    """Fingerprint, expiry (epoch seconds), subject and issuer of a DER certificate."""
+    evidence = {"tls_peer_sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return evidence
+    evidence["tls_not_after"] = str(int(cert.not_valid_after_utc.timestamp()))
+    evidence["tls_subject"] = cert.subject.rfc4514_string()
+    evidence["tls_issuer"] = cert.issuer.rfc4514_string()
+    return evidence
+
+
 _PEER_EVIDENCE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "sla_probe_peer_evidence", default=None
 )
@@ -229,7 +243,7 @@ class EvidenceConnector(aiohttp.TCPConnector):
             ssl_object = transport.get_extra_info("ssl_object")
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             if der:
-                holder["tls_peer_sha256"] = hashlib.sha256(der).hexdigest()
+                holder.update(certificate_evidence(der))
         return connection
 
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import ipaddress
 import socket
 import ssl
 from typing import Literal
 
-from cryptography import x509
 from pydantic import Field, field_validator
 
 from checks import base
 from checks.base import AttemptContext, CheckConfig, Resources, Result
-from checks.http import TlsOptions, build_ssl_context
+from checks.http import TlsOptions, build_ssl_context, certificate_evidence
 from checks.registry import register
 from probe.durations import Duration, format_duration
 from probe.secrets import redact
@@ -87,19 +85,6 @@ class TlsConfig(CheckConfig):
     def _loads(cls, value: TlsOptions) -> TlsOptions:
         build_ssl_context(value)
         return value
-
-
-def certificate_evidence(der: bytes) -> dict[str, str]:
-    """Fingerprint, expiry (epoch seconds), subject and issuer of a DER certificate."""
-    evidence = {"tls_peer_sha256": hashlib.sha256(der).hexdigest()}
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except ValueError:
-        return evidence
-    evidence["tls_not_after"] = str(int(cert.not_valid_after_utc.timestamp()))
-    evidence["tls_subject"] = cert.subject.rfc4514_string()
-    evidence["tls_issuer"] = cert.issuer.rfc4514_string()
-    return evidence
 
 
 class TlsCheck:

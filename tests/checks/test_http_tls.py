@@ -50,6 +50,7 @@ class TestHttpCheckWithMutualTls:
             await check.aclose()
         assert result.ok, result.detail
         assert result.evidence["tls_peer_sha256"] == _fingerprint(pki.server_cert)
+        assert result.evidence["tls_not_after"] == str(int(pki.server_not_after.timestamp()))
         assert result.evidence["body_sha256"] == hashlib.sha256(b'{"status": "ok"}').hexdigest()
 
     async def test_server_from_untrusted_ca_fails_with_class_tls(
