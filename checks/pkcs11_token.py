@@ -7,8 +7,8 @@ thread, never the event loop, and the scheduler's timeout ends the attempt. Whil
 is stuck, later attempts queue behind it and time out too (as they should: the token is not
 signing); the queue never grows, because a cancelled attempt's call is dropped before it starts.
 
-A process can load only one PKCS#11 library (a limit of python-pkcs11); checks naming a
-second library are refused when built.
+A process can load only one PKCS#11 library (a limit of python-pkcs11); the attempts of a
+check naming a second library fail with class `error`.
 """
 
 from __future__ import annotations

@@ -167,6 +167,14 @@ class TestPkcs11CheckWithSoftHsm:
         assert result.failure_class == failure_class, result.detail
         assert PIN not in result.detail
 
+    async def test_a_second_library_in_the_process_is_error(
+        self, softhsm: dict[str, str], resources: Resources, make_ctx: MakeCtx
+    ) -> None:
+        result = await _run(_config(library="/usr/lib/other/libpkcs11.so"), resources,
+                            make_ctx)
+        assert result.failure_class == "error"
+        assert "already loaded" in result.detail
+
     def test_pin_from_file_is_secret(self, tmp_path: Path) -> None:
         path = tmp_path / "pin"
         path.write_text(PIN + "\n")
