@@ -13,18 +13,22 @@ class TestDemo:
         code = await run_demo(window=1, duration=15, listen="127.0.0.1:0", state_dir=None,
                               out=out)
         assert code == 0
-        rows = [line.split() for line in out.getvalue().splitlines()
-                if line[:4].isdigit()]
+        rows = [line.split() for line in out.getvalue().splitlines() if line[:4].isdigit()]
         first = min(r[0] for r in rows)  # the daemon started inside it: partly measured
-        seen: dict[tuple[str, str], set[str]] = {}
+        seen: dict[tuple[str, str, str], set[str]] = {}
         for r in rows:
             if r[0] == first:
                 continue
-            contract, verdict = r[1], r[2]
-            script = " ".join(r[r.index(next(x for x in r if x.endswith("%"))) + 1:])
-            seen.setdefault((contract, script), set()).add(verdict)
-        assert seen[("vendor-all", "full outage (HTTP 503)")] == {"down"}
-        assert seen[("vendor-any", "full outage (HTTP 503)")] == {"down"}
-        assert seen[("vendor-all", "partial outage (first half fails)")] == {"up"}
-        assert seen[("vendor-any", "partial outage (first half fails)")] == {"down"}
-        assert seen[("vendor-all", "healthy")] == {"up"}
+            contract, service, verdict = r[1], r[2], r[3]
+            script = " ".join(r[next(i for i, x in enumerate(r) if x.endswith("%")) + 1:])
+            seen.setdefault((contract, service, script), set()).add(verdict)
+        outage, partial = "full outage (HTTP 503)", "partial outage (first half fails)"
+        bad_sigs = "bad signatures (signing service)"
+        assert seen[("vendor-all", "api", outage)] == {"down"}
+        assert seen[("vendor-any", "api", outage)] == {"down"}
+        assert seen[("vendor-all", "api", partial)] == {"up"}
+        assert seen[("vendor-any", "api", partial)] == {"down"}
+        assert seen[("vendor-all", "signing", bad_sigs)] == {"down"}
+        assert seen[("vendor-all", "api", bad_sigs)] == {"up"}
+        assert seen[("vendor-all", "api", "healthy")] == {"up"}
+        assert seen[("vendor-all", "signing", "healthy")] == {"up"}
