@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from probe import __version__
+from probe.contracts.exclusions import add_exclude_arguments, cli_exclude
 from probe.yamlsource import ConfigError
 
 EXIT_OK = 0
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["text", "json", "csv", "markdown", "html"])
     report.add_argument("--scope", default="local", choices=["local", "quorum"])
     report.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+
+    exclude = sub.add_parser("exclude", help="declare (or --revert) an exclusion in the ledger")
+    add_exclude_arguments(exclude)
 
     demo = sub.add_parser("demo", help="a simulated vendor with scripted outages, and the daemon")
     demo.add_argument("--window", default="60s", help="window length (e.g. 5s for a quick look)")
@@ -139,7 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "validate": cmd_validate, "check": cmd_check, "run": cmd_run, "report": cmd_report,
-    "demo": cmd_demo,
+    "demo": cmd_demo, "exclude": cli_exclude,
 }
 
 

@@ -22,6 +22,7 @@ import checks
 from checks.base import Check, Resources
 from probe.clock import Clock, SystemClock
 from probe.config import CONTROL_SERVICE, Config, load_config
+from probe.contracts.exclusions import declared_exclusions, overlay, write_due_revisions
 from probe.ledger import Ledger
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
 from probe.model import Role, Verdict, WindowVerdict
@@ -121,11 +122,13 @@ class Daemon:
         reader = Ledger.reader(config.probe.state_dir)
         self._jobs = build_jobs(config, self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
-        self.decider = Decider(config, self._worker, self.writer, self.clock)
+        self.decider = Decider(config, self._worker, self.writer, self.clock,
+                               adjust=self._exclusions)
         for listener in self._listeners:
             self.decider.subscribe(listener)
         self.decider.subscribe(self._log_verdicts)
         await self.decider.start()
+        await self._revise_exclusions()
         gaps = await self.decider.decide_ready()
         if gaps:
             log.info("caught_up", windows=len(gaps),
@@ -262,11 +265,27 @@ class Daemon:
         self.config = new
         self.decider.config = new
         await self.decider.start()
+        await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
+
+    def _exclusions(self, config: Config, verdicts: list[WindowVerdict]) -> list[WindowVerdict]:
+        """Maintenance and declared exclusions (config and ledger) over fresh verdicts."""
+        assert self._ledger is not None
+        declared = declared_exclusions(config, self._ledger)
+        return [overlay(config, v, declared) for v in verdicts]
+
+    async def _revise_exclusions(self) -> None:
+        """Windows decided before an exclusion was known get a new revision (never an edit)."""
+        assert self._worker is not None
+        written = await self._worker.call(
+            write_due_revisions, self._worker.ledger, self.config, self.clock.wall()
+        )
+        if written:
+            log.info("exclusions_applied", revisions=written)
 
     async def _prune_loop(self) -> None:
         retention = self.config.probe.attempt_retention

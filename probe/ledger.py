@@ -213,6 +213,22 @@ class LedgerReader:
             out.setdefault(service, Counter())[(verdict, reason)] = count
         return out
 
+    def window_totals(
+        self, contract: str, start: int, end: int, scope: str = "local"
+    ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
+        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, COUNT(*), SUM(attempts), SUM(failures) "
+                "FROM windows WHERE contract=? AND scope=? AND window_start >= ? "
+                "AND window_start < ? GROUP BY service, verdict, reason",
+                (contract, scope, start, end),
+            ).fetchall()
+        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
+        for service, verdict, reason, count, attempts, failures in rows:
+            out.setdefault(service, {})[(verdict, reason)] = (count, attempts, failures)
+        return out
+
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
         """(contract, service, verdict, reason, decisions): counters, revisions included."""
         with self._read() as conn:

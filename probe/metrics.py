@@ -7,7 +7,6 @@ scrape shows is what the ledger holds, so a restart cannot reset or invent a num
 from __future__ import annotations
 
 import platform
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
@@ -22,7 +21,8 @@ from prometheus_client.registry import Collector
 
 from probe import __version__
 from probe.config import Config
-from probe.contracts.month import Month, account
+from probe.contracts.accounts import month_accounts
+from probe.contracts.month import Month
 from probe.ledger import LATENCY_BUCKETS, LedgerReader
 from probe.scheduler import LAG_BUCKETS, LagStats
 
@@ -158,28 +158,36 @@ class LedgerCollector(Collector):
         window_len = GaugeMetricFamily(
             "sla_probe_window_seconds", "Window length of the contract.", labels=["contract"]
         )
+        credit = GaugeMetricFamily(
+            "sla_probe_month_credit", "Service credit due for the month so far.",
+            labels=["contract", "service", "unit"],
+        )
+        invalid = GaugeMetricFamily(
+            "sla_probe_maintenance_invalid",
+            "Maintenance entries this month that break a binding contract rule.",
+            labels=["contract"],
+        )
+        invalid_by_contract: dict[str, int] = {}
         for contract in config.contracts:
             window_len.add_metric([contract.name], contract.window_seconds)
             month = Month.containing(now, contract.zone)
-            start, end = month.bounds(contract.zone)
-            counts = reader.month_counts(contract.name, start, end)
-            for objective in contract.objectives:
-                acc = account(
-                    contract=contract.name, service=objective.service, month=month,
-                    zone=contract.zone, target=objective.target,
-                    window_seconds=contract.window_seconds,
-                    counts=counts.get(objective.service) or _empty(), now=now,
-                )
-                values = [contract.name, objective.service, "local"]
+            single = config.model_copy(update={"contracts": [contract]})
+            for acc in month_accounts(single, reader, month, now):
+                values = [acc.contract, acc.service, "local"]
                 uptime.add_metric(values, acc.uptime_ratio)
-                target.add_metric(
-                    [contract.name, objective.service], round(objective.target / 100, 9)
-                )
-                down.add_metric(values, acc.down_minutes * 60)
+                target.add_metric([acc.contract, acc.service], round(acc.target / 100, 9))
+                down.add_metric(values, acc.downtime_minutes * 60)
                 budget.add_metric(values, round(acc.budget_remaining_minutes * 60, 6))
                 no_data.add_metric(values, acc.no_data_minutes * 60)
                 for reason, minutes in acc.excluded_minutes.items():
                     excluded.add_metric([*values, reason], minutes * 60)
+                if acc.credit.unit is not None:
+                    credit.add_metric([acc.contract, acc.service, acc.credit.unit],
+                                      float(acc.credit.amount))
+                invalid_by_contract[acc.contract] = max(
+                    invalid_by_contract.get(acc.contract, 0), acc.invalid_maintenance)
+            invalid.add_metric([contract.name], invalid_by_contract.get(contract.name, 0))
+        yield from (credit, invalid)
         yield from (uptime, target, down, budget, excluded, no_data, window_len)
         last = GaugeMetricFamily(
             "sla_probe_last_decision_timestamp_seconds",
@@ -190,10 +198,6 @@ class LedgerCollector(Collector):
             if value is not None:
                 last.add_metric([scope], value)
         yield last
-
-
-def _empty() -> Counter[tuple[str, str]]:
-    return Counter()
 
 
 def build_registry(collector: LedgerCollector) -> CollectorRegistry:

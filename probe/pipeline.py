@@ -91,7 +91,11 @@ class AttemptWriter:
 
 
 class Decider:
-    """Decides every ended window of every contract, in order, exactly once per revision."""
+    """Decides every ended window of every contract, in order, exactly once per revision.
+
+    `adjust` lays exclusions (maintenance, declared) over a batch of fresh verdicts; it runs
+    on the ledger thread because it may read declared exclusions from the ledger.
+    """
 
     def __init__(
         self,
@@ -99,7 +103,7 @@ class Decider:
         worker: LedgerWorker,
         writer: AttemptWriter,
         clock: Clock,
-        adjust: Callable[[Config, WindowVerdict], WindowVerdict] | None = None,
+        adjust: Callable[[Config, list[WindowVerdict]], list[WindowVerdict]] | None = None,
     ) -> None:
         self.config = config
         self._worker = worker
@@ -161,6 +165,8 @@ class Decider:
             while cursor + w + settle <= now:
                 last = min(int((now - settle) // w) * w, cursor + MAX_WINDOWS_PER_BATCH * w)
                 verdicts = await self._decide_range(contract.name, cursor, last, now)
+                if self._adjust is not None:
+                    verdicts = await self._worker.call(self._adjust, self.config, verdicts)
                 written += await self._worker.call(
                     self._worker.ledger.write_verdicts, verdicts, "decider",
                     {(contract.name, "local"): last},
@@ -201,8 +207,6 @@ class Decider:
                     dependency_attempts=groups.get((Role.DEPENDENCY, service), []),
                     decided_at=now,
                 )
-                if self._adjust is not None:
-                    verdict = self._adjust(config, verdict)
                 out.append(verdict)
         return out
 

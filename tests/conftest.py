@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,24 +17,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _owned_default_event_loop() -> Iterator[None]:
-    """Work around pytest-asyncio#724: it may create a default loop it never closes.
-
-    With `filterwarnings = error` that surfaces as an "unclosed event loop" failure in
-    whichever async test follows a sync one. Owning (and closing) the default loop avoids it.
-    """
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
 @pytest.fixture(autouse=True)
 def _quiet_logs() -> Iterator[None]:
     logs.configure("warning", json=True)
     return
+
+
+@pytest.fixture(autouse=True)
+def _no_implicit_loop_in_sync_tests(request: pytest.FixtureRequest) -> None:
+    """Stop looptime's hook from creating (and leaking) an event loop around a sync test.
+
+    looptime asks the policy for the current loop around every test; in a sync test there is
+    none, so the default policy creates one that is never closed, and its ResourceWarning
+    surfaces (as an error) in whichever async test runs next.
+    """
+    if not inspect.iscoroutinefunction(request.function):
+        asyncio.set_event_loop(None)
 
 
 @pytest.fixture
