@@ -38,9 +38,6 @@ RUNBOOK = REPO / "docs" / "runbook.md"
 UNIT = DEPLOY / "systemd" / "sla-probe.service"
 K8S = DEPLOY / "kubernetes" / "base"
 RUNBOOK_BASE = "https://github.com/sla-probe/sla-probe/blob/main/docs/runbook.md#"
-# Metrics the rules or dashboard use before the daemon exports them (none at the moment).
-# The scrape test fails once one appears: then drop it here.
-NOT_YET_EXPORTED: frozenset[str] = frozenset()
 METRIC = re.compile(r"(?<![:\w])sla_probe_[a-z0-9_]+(?![:\w])")  # not recorded names
 
 
@@ -213,7 +210,7 @@ class TestAlertRules:
         used = {m for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]
                 for m in METRIC.findall(r["expr"])}
         assert "sla_probe_windows_total" in used
-        missing = used - scrape - NOT_YET_EXPORTED
+        missing = used - scrape
         assert not missing, f"rules read metrics the daemon does not export: {missing}"
 
 
@@ -233,14 +230,8 @@ class TestGrafanaDashboard:
     def test_every_queried_metric_exists_in_a_real_scrape(self, scrape: set[str]) -> None:
         used = {m for expr in dashboard_exprs() for m in METRIC.findall(expr)}
         assert used, "no queries found"
-        missing = used - scrape - NOT_YET_EXPORTED
+        missing = used - scrape
         assert not missing, f"dashboard queries metrics the daemon does not export: {missing}"
-
-    def test_metrics_awaiting_their_exporter_are_really_still_missing(
-        self, scrape: set[str]
-    ) -> None:
-        landed = NOT_YET_EXPORTED & scrape
-        assert not landed, f"{landed} are exported now: remove them from NOT_YET_EXPORTED"
 
     def test_dashboard_covers_uptime_target_budget_heatmap_latency_maintenance(self) -> None:
         board = json.loads(DASHBOARD.read_text())
