@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import subprocess
 import time
@@ -24,6 +25,7 @@ from tests.conftest import free_port
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "deploy" / "prometheus" / "rules.yml"
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+DASHBOARD = REPO / "deploy" / "grafana" / "sla-probe.json"
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
@@ -58,6 +60,26 @@ def scale_rules(text: str, factor: float) -> str:
             if "for" in rule:
                 rule["for"] = _fmt(parse_prom_duration(rule["for"]) * factor)
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL query of the Grafana dashboard: panel targets and variable queries."""
+    board = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    for variable in board["templating"]["list"]:
+        query = variable.get("query")
+        if isinstance(query, dict):
+            exprs.append(query["query"])
+    return exprs
+
+
+def as_promql(query: str, rate_interval: str = "5m") -> str:
+    """A dashboard query with Grafana's variables filled in (label_values -> its selector)."""
+    expr = query
+    if expr.startswith("label_values("):
+        expr = expr[len("label_values("):].rpartition(",")[0]
+    return (expr.replace("$__rate_interval", rate_interval).replace("$__interval", "1m")
+            .replace("$contract", ".*").replace("$service", ".*").replace("$scope", "local"))
 
 
 class Server:

@@ -29,6 +29,8 @@ from tests.promstack import (
     ALERTMANAGER_CONFIG,
     RULES,
     Server,
+    as_promql,
+    dashboard_queries,
     fast_alertmanager_config,
     parse_prom_duration,
     scale_rules,
@@ -179,12 +181,29 @@ class TestAlertReachesTheWebhook:
                 assert fired["labels"]["severity"] == "critical"
                 assert fired["annotations"]["runbook_url"].endswith(
                     "#slaprobeerrorbudgetburnfast")
+                await _dashboard_queries_answer(prometheus)
                 down = False
                 await eventually(
                     lambda: bool(webhook.alerts("sla-probe-page", "resolved",
                                                 "SlaProbeErrorBudgetBurnFast")),
                     150, "the page resolves after the target recovers", servers)
         assert target.hits > 0
+
+
+async def _dashboard_queries_answer(prometheus: Server) -> None:
+    """Every dashboard query runs on the real Prometheus; all but credit/exclusions have data."""
+    may_be_empty = ("sla_probe_month_credit", "sla_probe_month_excluded_seconds")
+    empty: list[str] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        for query in dashboard_queries():
+            promql = as_promql(query, rate_interval="10s")
+            async with session.get(f"{prometheus.url}/api/v1/query",
+                                   params={"query": promql}) as response:
+                body = await response.json()
+            assert body["status"] == "success", (promql, body)
+            if not body["data"]["result"] and not any(m in promql for m in may_be_empty):
+                empty.append(promql)
+    assert not empty, f"dashboard queries without data: {empty}"
 
 
 async def _query(prometheus: Server, promql: str) -> bool:

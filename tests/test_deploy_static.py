@@ -27,13 +27,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from probe.config import load_config
 from tests.conftest import free_port
+from tests.promstack import DASHBOARD, as_promql, dashboard_queries
 from tests.realtools import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 RULES = DEPLOY / "prometheus" / "rules.yml"
 RULE_TESTS = sorted((DEPLOY / "prometheus" / "tests").glob("*.yml"))
-DASHBOARD = DEPLOY / "grafana" / "sla-probe.json"
 RUNBOOK = REPO / "docs" / "runbook.md"
 UNIT = DEPLOY / "systemd" / "sla-probe.service"
 K8S = DEPLOY / "kubernetes" / "base"
@@ -58,16 +58,6 @@ def alert_rules() -> list[dict[str, Any]]:
 def recorded_names() -> set[str]:
     doc = yaml.safe_load(RULES.read_text())
     return {r["record"] for g in doc["groups"] for r in g["rules"] if "record" in r}
-
-
-def dashboard_exprs() -> list[str]:
-    board = json.loads(DASHBOARD.read_text())
-    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
-    for variable in board["templating"]["list"]:
-        query = variable.get("query")
-        if isinstance(query, dict):
-            exprs.append(query["query"])
-    return exprs
 
 
 def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -228,7 +218,7 @@ class TestGeneratedPrometheusRule:
 
 class TestGrafanaDashboard:
     def test_every_queried_metric_exists_in_a_real_scrape(self, scrape: set[str]) -> None:
-        used = {m for expr in dashboard_exprs() for m in METRIC.findall(expr)}
+        used = {m for expr in dashboard_queries() for m in METRIC.findall(expr)}
         assert used, "no queries found"
         missing = used - scrape
         assert not missing, f"dashboard queries metrics the daemon does not export: {missing}"
@@ -237,7 +227,7 @@ class TestGrafanaDashboard:
         board = json.loads(DASHBOARD.read_text())
         kinds = {p["type"] for p in board["panels"]}
         assert "heatmap" in kinds
-        text = " ".join(dashboard_exprs())
+        text = " ".join(dashboard_queries())
         for metric in ("sla_probe_month_uptime_ratio", "sla_probe_month_target_ratio",
                        "sla_probe_month_budget_remaining_seconds", "sla_probe_windows_total",
                        "sla_probe_attempt_duration_seconds_bucket",
@@ -249,15 +239,8 @@ class TestGrafanaDashboard:
     @pytest.mark.real
     def test_every_query_is_valid_promql(self, tmp_path: Path) -> None:
         promtool = require_tool("promtool")
-        rules = []
-        for index, query in enumerate(dashboard_exprs()):
-            expr = query
-            if expr.startswith("label_values("):
-                expr = expr[len("label_values("):].rpartition(",")[0]
-            expr = (expr.replace("$__rate_interval", "5m").replace("$__interval", "1m")
-                    .replace("$contract", ".*").replace("$service", ".*")
-                    .replace("$scope", "local"))
-            rules.append({"record": f"dashboard:query:{index}", "expr": expr})
+        rules = [{"record": f"dashboard:query:{index}", "expr": as_promql(query)}
+                 for index, query in enumerate(dashboard_queries())]
         path = tmp_path / "dashboard-queries.yml"
         path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
         result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
