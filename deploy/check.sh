@@ -46,15 +46,26 @@ check_alertmanager() {
 check_systemd() {
   need systemd-analyze || return 0
   local unit="$DEPLOY/systemd/sla-probe.service" root out
-  # verify resolves ExecStart= and the unit's dependencies: give it a root with the
-  # system's units and a stand-in /usr/bin/sla-probe, so the file is verified unchanged.
+  # verify resolves Exec*= programs and the unit's dependencies: give it a root with the
+  # system's units and stand-in programs, so the file itself is verified unchanged.
   root=$(mktemp -d)
   mkdir -p "$root/usr/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd"
   for dir in /usr/lib/systemd/system /lib/systemd/system; do
     if [ -d "$dir" ]; then cp -r "$dir" "$root/usr/lib/systemd/"; break; fi
   done
-  printf '#!/bin/sh\nexit 0\n' > "$root/usr/bin/sla-probe"
-  chmod +x "$root/usr/bin/sla-probe"
+  # The Exec*= programs: a stand-in for sla-probe itself; any other must exist on this
+  # machine (it is copied in), so a misspelt program still fails.
+  local program found
+  for program in $(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$unit"); do
+    case "$program" in /*) ;; *) program="/usr/bin/$program" ;; esac
+    mkdir -p "$root$(dirname "$program")"
+    if [ "$(basename "$program")" = sla-probe ]; then
+      printf '#!/bin/sh\nexit 0\n' > "$root$program"
+      chmod +x "$root$program"
+    elif found=$(type -P "$(basename "$program")"); then
+      cp "$found" "$root$program"
+    fi
+  done
   cp "$unit" "$root/etc/systemd/system/"
   # systemd-analyze verify exits 0 on unknown keys, so any output is a failure too.
   if ! out=$(systemd-analyze verify --man=no --root="$root" sla-probe.service 2>&1) \
