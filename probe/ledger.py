@@ -88,6 +88,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contract, scope)
     ) WITHOUT ROWID;
     """,
+    # 2: incidents and the status page look windows up by verdict (down runs, first up after)
+    """
+    CREATE INDEX windows_by_verdict ON windows (contract, scope, verdict, service, window_start);
+    """,
 )
 
 
@@ -256,6 +260,53 @@ class LedgerReader:
                 "SELECT next_window FROM cursors WHERE contract=? AND scope=?", (contract, scope)
             ).fetchone()
         return None if row is None else int(row[0])
+
+    def windows_by_verdict(
+        self, contract: str, verdict: Verdict, start: int, end: int, *,
+        scope: str = "local", service: str | None = None, limit: int | None = None,
+    ) -> list[WindowVerdict]:
+        """Current verdicts equal to `verdict` with `start <= window_start < end`, by
+        service then oldest first; `limit` caps the rows (e.g. 1: the first up after t)."""
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+               "AND verdict=? AND window_start >= ? AND window_start < ?")
+        args: list[Any] = [contract, scope, verdict.value, start, end]
+        if service is not None:
+            sql += " AND service=?"
+            args.append(service)
+        sql += " ORDER BY service, window_start"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_verdict_row(r) for r in rows]
+
+    def latest_window(self, contract: str, service: str,
+                      scope: str = "local") -> WindowVerdict | None:
+        """The newest current verdict of one service, or None if it has none."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND service=? "
+                "AND scope=? ORDER BY window_start DESC LIMIT 1",
+                (contract, service, scope),
+            ).fetchone()
+        return None if row is None else _verdict_row(row)
+
+    def bucket_counts(
+        self, contract: str, start: int, end: int, bucket_seconds: int, scope: str = "local"
+    ) -> list[tuple[str, int, str, str, int, int]]:
+        """(service, bucket_start, verdict, reason, windows, window_seconds) for current
+        verdicts in [start, end), grouped into epoch-aligned buckets of `bucket_seconds`
+        (900 s buckets fold into local days of any time zone)."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT service, (window_start / ?) * ? AS bucket, verdict, reason, COUNT(*), "
+                "window_seconds FROM windows WHERE contract=? AND scope=? "
+                "AND window_start >= ? AND window_start < ? "
+                "GROUP BY service, bucket, verdict, reason, window_seconds "
+                "ORDER BY service, bucket",
+                (bucket_seconds, bucket_seconds, contract, scope, start, end),
+            ).fetchall()
 
     def latest_decided(self, scope: str = "local") -> float | None:
         with self._read() as conn:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
 from probe.durations import Duration
+from probe.support.model import SupportTerms
 
 
 class StrictModel(BaseModel):
@@ -29,6 +30,7 @@ class ContractConfig(StrictModel):
     window: Duration = 60.0
     down_rule: DownRuleField = Field(default_factory=lambda: parse_down_rule("all"))
     objectives: list[Objective] = Field(min_length=1)
+    support: SupportTerms | None = None
 
     @field_validator("timezone")
     @classmethod
