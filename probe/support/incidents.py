@@ -65,6 +65,7 @@ class Incident:
     reported_at: float | None
     deadlines: Deadlines
     best_effort: bool = False
+    window_starts: tuple[int, ...] = ()
 
     @property
     def open(self) -> bool:
@@ -77,6 +78,11 @@ class Incident:
     @property
     def down_minutes(self) -> float:
         return self.down_windows * self.window_seconds / 60.0
+
+    def down_minutes_between(self, start: float, end: float) -> float:
+        """Down minutes of this incident inside `[start, end)` (e.g. one calendar month)."""
+        inside = sum(1 for t in self.window_starts if start <= t < end)
+        return inside * self.window_seconds / 60.0
 
     def duration_seconds(self, now: float) -> float:
         """From the first down window's start to the end, or to `now` while open."""
@@ -196,6 +202,7 @@ def _incident(contract: ContractConfig, service: str, group: list[WindowVerdict]
         down_windows=len(group), failure_classes=tuple(classes), services=tuple(together),
         severity=None, severity_label="", severity_since=None, detected_at=detected,
         reported_at=None, deadlines=Deadlines(),
+        window_starts=tuple(w.window_start for w in group),
     )
     if terms is None:
         return base

@@ -240,10 +240,31 @@ class HolidaySource(StrictModel):
 
 
 class ExtraHoliday(StrictModel):
-    """A local day off the package does not know (Sechseläuten, Knabenschiessen)."""
+    """A local day off the package does not know: one `date` (Sechseläuten 2026-04-20) or an
+    `annual` month-day (`01-02`, Berchtold's Day) observed every year."""
 
-    date: dt.date
+    date: dt.date | None = None
+    annual: str | None = Field(default=None, pattern=r"^\d\d-\d\d$")
     name: str = ""
+
+    @model_validator(mode="after")
+    def _one(self) -> ExtraHoliday:
+        if (self.date is None) == (self.annual is None):
+            raise ValueError("give exactly one of date (YYYY-MM-DD) or annual (MM-DD)")
+        if self.annual is not None:
+            month, day = (int(x) for x in self.annual.split("-"))
+            dt.date(2000, month, day)  # a leap year: 02-29 is allowed
+        return self
+
+    def on(self, year: int) -> dt.date | None:
+        if self.date is not None:
+            return self.date if self.date.year == year else None
+        assert self.annual is not None
+        month, day = (int(x) for x in self.annual.split("-"))
+        try:
+            return dt.date(year, month, day)
+        except ValueError:  # 02-29 outside leap years
+            return None
 
 
 class CalendarConfig(StrictModel):
@@ -268,8 +289,9 @@ class CalendarConfig(StrictModel):
     def holiday_names(self, year: int) -> dict[dt.date, str]:
         out = self.holidays.for_year(year) if self.holidays is not None else {}
         for extra in self.extra_holidays:
-            if extra.date.year == year:
-                out[extra.date] = extra.name or out.get(extra.date, "holiday")
+            day = extra.on(year)
+            if day is not None:
+                out[day] = extra.name or out.get(day, "holiday")
         return out
 
     def build(self) -> BusinessCalendar:

@@ -1,0 +1,415 @@
+"""The status page: each contract's services now, this month, the last 90 days, incidents.
+
+`build_status` is the data (also served as JSON at `/api/v1/status`); `render_status_page`
+turns it into one self-contained HTML page (inline CSS, no scripts, no external assets);
+`add_status_routes` serves both and `/api/v1/incidents` from an aiohttp application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from probe.clock import Clock
+from probe.config import Config
+from probe.contracts.model import ContractConfig
+from probe.contracts.month import Month, MonthAccount, account
+from probe.ledger import LedgerReader
+from probe.support.incidents import Incident, iso, read_incidents
+from probe.support.report import incidents_json
+
+STRIP_DAYS = 90
+RECENT_DAYS = 30
+RECENT_LIMIT = 50
+BUCKET_SECONDS = 900  # every time zone's offset is a multiple of 15 minutes
+
+CreditProjector = Callable[[ContractConfig, MonthAccount], dict[str, Any] | None]
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def _month_to_date(acc: MonthAccount, start: int, now: float) -> dict[str, Any]:
+    elapsed = max(0.0, (min(now, start + acc.minutes_in_month * 60) - start) / 60)
+    budget = acc.budget_minutes
+    return {
+        "uptime_percent": acc.uptime_percent,
+        "elapsed_uptime_percent": (100.0 * (1 - acc.down_minutes / elapsed)
+                                   if elapsed > 0 else None),
+        "target_met": acc.met,
+        "minutes_in_month": acc.minutes_in_month,
+        "minutes_elapsed": elapsed,
+        "up_minutes": acc.up_minutes,
+        "down_minutes": acc.down_minutes,
+        "excluded_minutes": dict(acc.excluded_minutes),
+        "no_data_minutes": acc.no_data_minutes,
+        "pending_minutes": acc.pending_minutes,
+        "budget_minutes": budget,
+        "budget_remaining_minutes": acc.budget_remaining_minutes,
+        "budget_remaining_percent": (100.0 * acc.budget_remaining_minutes / budget
+                                     if budget > 0 else None),
+    }
+
+
+def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
+           target: dict[str, float]) -> dict[str, list[dict[str, Any]]]:
+    """Per service, one entry per local day of the last `STRIP_DAYS` days, today last."""
+    zone = contract.zone
+    today = dt.datetime.fromtimestamp(now, tz=zone).date()
+    days = [today - dt.timedelta(days=n) for n in range(STRIP_DAYS - 1, -1, -1)]
+
+    def midnight(day: dt.date) -> float:
+        return dt.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+    first = int(midnight(days[0]))
+    rows = reader.bucket_counts(contract.name, first, int(now) + 1, BUCKET_SECONDS)
+    minutes: dict[tuple[str, dt.date], dict[str, float]] = defaultdict(
+        lambda: {"up": 0.0, "down": 0.0, "excluded": 0.0, "no_data": 0.0})
+    for service, bucket, verdict, _reason, count, window_seconds in rows:
+        day = dt.datetime.fromtimestamp(bucket, tz=zone).date()
+        minutes[(service, day)][verdict] += count * window_seconds / 60.0
+    out: dict[str, list[dict[str, Any]]] = {}
+    for service in contract.services():
+        strip: list[dict[str, Any]] = []
+        for day in days:
+            start = midnight(day)
+            end = min(midnight(day + dt.timedelta(days=1)), now)
+            day_minutes = max(0.0, (end - start) / 60)
+            m = minutes[(service, day)]
+            measured = m["up"] + m["down"] + m["excluded"]
+            availability = (100.0 * (1 - m["down"] / day_minutes)
+                            if measured > 0 and day_minutes > 0 else None)
+            if availability is None:
+                status = "none"
+            elif m["down"] == 0:
+                status = "up"
+            elif availability >= target[service]:
+                status = "degraded"
+            else:
+                status = "down"
+            strip.append({
+                "date": day.isoformat(), "availability_percent": availability,
+                "status": status, "minutes": day_minutes, "down_minutes": m["down"],
+                "measured_minutes": measured,
+            })
+        out[service] = strip
+    return out
+
+
+def _state(contract: ContractConfig, reader: LedgerReader, service: str,
+           now: float) -> dict[str, Any]:
+    latest = reader.latest_window(contract.name, service)
+    if latest is None:
+        return {"state": "unknown", "state_reason": "", "state_window_start": None,
+                "state_age_seconds": None}
+    end = latest.window_start + latest.window_seconds
+    return {
+        "state": latest.verdict.value,
+        "state_reason": latest.reason.value,
+        "state_window_start": iso(latest.window_start),
+        "state_age_seconds": max(0.0, now - end),
+    }
+
+
+def _contract_status(contract: ContractConfig, reader: LedgerReader, now: float,
+                     credit: CreditProjector | None) -> dict[str, Any]:
+    zone = contract.zone
+    month = Month.containing(now, zone)
+    start, end = month.bounds(zone)
+    counts = reader.month_counts(contract.name, start, end)
+    support_zone = contract.support.zone if contract.support is not None else zone
+    incidents = read_incidents(contract, reader, now - RECENT_DAYS * 86400, now + 1, now)
+    open_incidents = [i for i in incidents if i.open]
+    recent = sorted((i for i in incidents if not i.open), key=lambda i: -i.start)[:RECENT_LIMIT]
+    targets = {o.service: o.target for o in contract.objectives}
+    daily = _daily(contract, reader, now, targets)
+    services: list[dict[str, Any]] = []
+    for objective in contract.objectives:
+        acc = account(
+            contract=contract.name, service=objective.service, month=month, zone=zone,
+            target=objective.target, window_seconds=contract.window_seconds,
+            counts=counts.get(objective.service, Counter()), now=now,
+        )
+        services.append({
+            "service": objective.service,
+            "target_percent": objective.target,
+            "method": objective.method,
+            **_state(contract, reader, objective.service, now),
+            "month_to_date": _month_to_date(acc, start, now),
+            # Filled by the report module (probe.report.month_accounts) when wired in:
+            "projected_credit": credit(contract, acc) if credit is not None else None,
+            "open_incidents": sum(1 for i in open_incidents if i.service == objective.service),
+            "daily": daily[objective.service],
+        })
+
+    def dump(incident: Incident) -> dict[str, Any]:
+        return incident.to_dict(now, support_zone)
+
+    support = contract.support
+    return {
+        "name": contract.name,
+        "timezone": contract.timezone,
+        "month": str(month),
+        "month_start": iso(start),
+        "month_end": iso(end),
+        "window_seconds": contract.window_seconds,
+        "support": None if support is None else {
+            "package": support.package, "timezone": support.timezone,
+            "calendar": support.selected.calendar,
+        },
+        "services": services,
+        "incidents": {
+            "open": [dump(i) for i in open_incidents],
+            "recent": [dump(i) for i in recent],
+        },
+    }
+
+
+def build_status(config: Config, reader: LedgerReader, now: float, *,
+                 credit: CreditProjector | None = None) -> dict[str, Any]:
+    """Everything the status page shows, JSON-ready.
+
+    Per contract and service: the current state (latest verdict), month-to-date uptime
+    against the target (contract 000's formula: 1 - down / minutes in the whole month, so
+    it only falls as the month goes on) with the downtime budget left, a 90-day strip of
+    daily availability, and open and recent incidents with their deadlines.
+    `projected_credit` is whatever `credit(contract, month_account)` returns, else None.
+    """
+    return {
+        "generated_at": iso(now),
+        "generated_at_epoch": now,
+        "contracts": [_contract_status(c, reader, now, credit) for c in config.contracts],
+    }
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+CSS = """
+:root { color-scheme: light; --up:#2e7d32; --down:#c62828; --degraded:#f9a825;
+        --none:#cfd8dc; --excluded:#5c6bc0; --ink:#1b1f23; --muted:#5f6b76; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
+       margin: 0 auto; max-width: 1100px; padding: 24px; background: #fafbfc; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 32px 0 4px; }
+h3 { font-size: 16px; margin: 18px 0 6px; }
+.muted { color: var(--muted); }
+table { border-collapse: collapse; width: 100%; background: #fff; margin: 8px 0; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e5e8eb;
+         vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
+         font-size: 13px; background: var(--none); }
+.state-up { background: var(--up); } .state-down { background: var(--down); }
+.state-excluded { background: var(--excluded); } .state-no_data, .state-unknown {
+  background: var(--muted); }
+.strip { display: flex; gap: 1px; margin: 4px 0 2px; }
+.day { flex: 1 1 0; height: 28px; border-radius: 2px; background: var(--none); }
+.day-up { background: var(--up); } .day-down { background: var(--down); }
+.day-degraded { background: var(--degraded); }
+.legend { display: flex; justify-content: space-between; font-size: 12px;
+          color: var(--muted); }
+.met-no { color: var(--down); font-weight: 600; } .passed { color: var(--down); }
+"""
+
+
+NONE = "\u2013"  # an en dash for "no value"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return NONE if value is None else f"{value:.{digits}f}"
+
+
+def _td(field: str, text: str, cls: str = "") -> str:
+    klass = f' class="{cls}"' if cls else ""
+    return f'<td{klass} data-field="{field}">{html.escape(text)}</td>'
+
+
+def _strip(service: dict[str, Any]) -> str:
+    days = []
+    for day in service["daily"]:
+        availability = day["availability_percent"]
+        label = (f"{day['date']}: no data" if availability is None else
+                 f"{day['date']}: {availability:.3f} %, {day['down_minutes']:g} min down")
+        days.append(
+            f'<span class="day day-{day["status"]}" data-date="{day["date"]}" '
+            f'data-availability="{_num(availability, 3)}" title="{html.escape(label)}">'
+            "</span>"
+        )
+    first, last = service["daily"][0]["date"], service["daily"][-1]["date"]
+    return (f'<div class="strip" data-service="{html.escape(service["service"])}" '
+            f'role="img" aria-label="daily availability {first} to {last}">{"".join(days)}'
+            f'</div><div class="legend"><span>{first}</span><span>{last}</span></div>')
+
+
+def _services_table(contract: dict[str, Any]) -> str:
+    rows = []
+    for s in contract["services"]:
+        mtd = s["month_to_date"]
+        met = "met-yes" if mtd["target_met"] else "met-no"
+        credit = s["projected_credit"]
+        rows.append(
+            f'<tr data-contract="{html.escape(contract["name"])}" '
+            f'data-service="{html.escape(s["service"])}">'
+            f"<th>{html.escape(s['service'])}</th>"
+            f'<td data-field="state"><span class="state state-{html.escape(s["state"])}">'
+            f"{html.escape(s['state'])}</span> {html.escape(s['state_reason'])}</td>"
+            + _td("uptime_percent", _num(mtd["uptime_percent"], 4), f"num {met}")
+            + _td("target_percent", _num(s["target_percent"], 4), "num")
+            + _td("down_minutes", _num(mtd["down_minutes"], 1), "num")
+            + _td("budget_remaining_minutes", _num(mtd["budget_remaining_minutes"], 1), "num")
+            + _td("open_incidents", str(s["open_incidents"]), "num")
+            + _td("projected_credit", NONE if credit is None else json.dumps(credit))
+            + "</tr>"
+        )
+    return (
+        "<table class=\"services\"><thead><tr><th>Service</th><th>Now</th>"
+        "<th>Uptime this month %</th><th>Target %</th><th>Down min</th>"
+        "<th>Budget left min</th><th>Open incidents</th><th>Projected credit</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+_DEADLINES = (("response_due", "Response due"), ("resolution_due", "Resolution due"),
+              ("notice_due", "Notice due"), ("report_due", "Report due"))
+
+
+def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
+    if not incidents:
+        return f'<h3>{title}</h3><p class="muted">None.</p>'
+    head = "".join(f"<th>{label}</th>" for _, label in _DEADLINES)
+    rows = []
+    for inc in incidents:
+        cells = [
+            f"<th>{html.escape(inc['service'])}</th>",
+            _td("severity", f"{inc['severity'] or NONE} {inc['severity_label']}".strip()),
+            _td("start_local", inc["start_local"] or ""),
+            _td("end_local", inc["end_local"] or "open"),
+            _td("down_minutes", _num(inc["down_minutes"], 1), "num"),
+            _td("failure_classes", ", ".join(inc["failure_classes"])),
+        ]
+        for name, _ in _DEADLINES:
+            passed = " passed" if inc[f"{name}_passed"] else ""
+            cells.append(_td(name + "_local", inc[f"{name}_local"] or NONE, passed.strip()))
+        rows.append(f'<tr data-incident="{html.escape(inc["id"])}">{"".join(cells)}</tr>')
+    return (
+        f"<h3>{title}</h3><table class=\"incidents\"><thead><tr><th>Service</th>"
+        "<th>Severity</th><th>Start</th><th>End</th><th>Down min</th><th>Failures</th>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def render_status_page(status: dict[str, Any]) -> str:
+    """One self-contained HTML document for `build_status`'s result."""
+    sections = []
+    for c in status["contracts"]:
+        support = c["support"]
+        terms = ("" if support is None else
+                 f" · support package {html.escape(support['package'])} "
+                 f"({html.escape(support['timezone'])})")
+        strips = "".join(
+            f"<h3>{html.escape(s['service'])}: last {len(s['daily'])} days</h3>{_strip(s)}"
+            for s in c["services"]
+        )
+        sections.append(
+            f'<section class="contract" data-contract="{html.escape(c["name"])}">'
+            f"<h2>{html.escape(c['name'])}</h2>"
+            f'<p class="muted">Month {c["month"]} ({html.escape(c["timezone"])}), '
+            f"{c['window_seconds']} s windows{terms}</p>"
+            f"{_services_table(c)}{strips}"
+            f"{_incident_table(c['incidents']['open'], 'Open incidents')}"
+            f"{_incident_table(c['incidents']['recent'], 'Recent incidents')}"
+            "</section>"
+        )
+    body = "".join(sections) or '<p class="muted">No contracts configured.</p>'
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<title>sla-probe status</title>"
+        f"<style>{CSS}</style></head><body><header><h1>Service level status</h1>"
+        f'<p class="muted">Witnessed by sla-probe · generated '
+        f'<time data-field="generated_at" datetime="{status["generated_at"]}">'
+        f"{status['generated_at']}</time></p></header>{body}</body></html>\n"
+    )
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+
+
+def _incidents_payload(config: Config, reader: LedgerReader, now: float,
+                       contract_name: str | None, month_text: str | None) -> dict[str, Any]:
+    contracts = [c for c in config.contracts
+                 if contract_name is None or c.name == contract_name]
+    if contract_name is not None and not contracts:
+        raise KeyError(contract_name)
+    items: list[dict[str, Any]] = []
+    for contract in contracts:
+        month = (Month.parse(month_text) if month_text
+                 else Month.containing(now, contract.zone))
+        start, end = month.bounds(contract.zone)
+        items += incidents_json(contract, reader, start, end, now)
+    return {"generated_at": iso(now), "month": month_text, "incidents": items}
+
+
+def add_status_routes(
+    app: web.Application,
+    config_getter: Callable[[], Config],
+    reader_getter: Callable[[], LedgerReader | None],
+    clock: Clock,
+) -> None:
+    """Serve `/` (HTML), `/api/v1/status` and `/api/v1/incidents` (JSON) on `app`.
+
+    `/api/v1/incidents` takes `month=YYYY-MM` (default: each contract's current month, in
+    its own time zone) and `contract=NAME`. The ledger is read on a worker thread.
+    """
+    headers = {"Cache-Control": "no-store"}
+
+    def unavailable() -> web.Response:
+        return web.json_response({"error": "ledger not open yet"}, status=503,
+                                 headers=headers)
+
+    async def status_data() -> dict[str, Any] | None:
+        reader = reader_getter()
+        if reader is None:
+            return None
+        return await asyncio.to_thread(build_status, config_getter(), reader, clock.wall())
+
+    async def page(_: web.Request) -> web.StreamResponse:
+        status = await status_data()
+        if status is None:
+            return unavailable()
+        return web.Response(text=render_status_page(status), content_type="text/html",
+                            charset="utf-8", headers=headers)
+
+    async def status_json(_: web.Request) -> web.StreamResponse:
+        status = await status_data()
+        if status is None:
+            return unavailable()
+        return web.json_response(status, headers=headers)
+
+    async def incidents(request: web.Request) -> web.StreamResponse:
+        reader = reader_getter()
+        if reader is None:
+            return unavailable()
+        month = request.query.get("month")
+        contract = request.query.get("contract")
+        try:
+            payload = await asyncio.to_thread(_incidents_payload, config_getter(), reader,
+                                              clock.wall(), contract, month)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400, headers=headers)
+        except KeyError:
+            return web.json_response({"error": f"unknown contract {contract!r}"},
+                                     status=404, headers=headers)
+        return web.json_response(payload, headers=headers)
+
+    app.router.add_get("/", page)
+    app.router.add_get("/api/v1/status", status_json)
+    app.router.add_get("/api/v1/incidents", incidents)
+
