@@ -264,16 +264,18 @@ class LedgerReader:
     def windows_by_verdict(
         self, contract: str, verdict: Verdict, start: int, end: int, *,
         scope: str = "local", service: str | None = None, limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[WindowVerdict]:
         """Current verdicts equal to `verdict` with `start <= window_start < end`, by
-        service then oldest first; `limit` caps the rows (e.g. 1: the first up after t)."""
+        service then oldest (or newest) first; `limit` caps the rows (e.g. 1: the first up
+        after t)."""
         sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
                "AND verdict=? AND window_start >= ? AND window_start < ?")
         args: list[Any] = [contract, scope, verdict.value, start, end]
         if service is not None:
             sql += " AND service=?"
             args.append(service)
-        sql += " ORDER BY service, window_start"
+        sql += " ORDER BY service, window_start" + (" DESC" if newest_first else "")
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

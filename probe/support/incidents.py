@@ -249,15 +249,37 @@ def _has_down(reader: LedgerReader, name: str, start: int, end: int, scope: str)
     return bool(reader.windows_by_verdict(name, Verdict.DOWN, start, end, scope=scope, limit=1))
 
 
+def _still_open_since(contract: ContractConfig, reader: LedgerReader, before: int,
+                      scope: str) -> int | None:
+    """The start of the earliest last-down window before `before` that no up window ever
+    followed: an incident that is still open although nothing was recorded since."""
+    name = contract.name
+    services = {s for c, s, verdict, _, _ in reader.window_counts(scope)
+                if c == name and verdict == Verdict.DOWN.value}
+    earliest: int | None = None
+    for service in sorted(services):
+        last = reader.windows_by_verdict(name, Verdict.DOWN, 0, before, scope=scope,
+                                         service=service, limit=1, newest_first=True)
+        if not last:
+            continue
+        if reader.windows_by_verdict(name, Verdict.UP, _end(last[0]), 2**62, scope=scope,
+                                     service=service, limit=1):
+            continue
+        start = last[0].window_start
+        earliest = start if earliest is None else min(earliest, start)
+    return earliest
+
+
 def read_incidents(
     contract: ContractConfig, reader: LedgerReader, start: float, end: float, now: float, *,
     scope: str = "local",
 ) -> list[Incident]:
     """Incidents of `contract` that overlap `[start, end)`, read from the ledger.
 
-    Reads only down windows (by index), extended backwards and forwards chunk by chunk while
-    an incident straddles the span, plus the first up window after each service's last
-    down window, which decides whether it is still open.
+    Reads only down windows (by index): those of the span, those of an incident still open
+    from before it, extended backwards and forwards chunk by chunk while an incident
+    straddles the span; plus the first up window after each service's last down window,
+    which decides whether it is still open.
     """
     gap = _merge_gap(contract, None)
     reach = int(gap) + contract.window_seconds
@@ -265,15 +287,19 @@ def read_incidents(
     lo, hi = int(start), int(min(end, now + contract.window_seconds))
     hi = max(hi, lo)
     downs = reader.windows_by_verdict(name, Verdict.DOWN, lo, hi, scope=scope)
+    stale = _still_open_since(contract, reader, lo, scope)
+    if stale is not None and stale < lo:
+        downs = reader.windows_by_verdict(name, Verdict.DOWN, stale, lo, scope=scope) + downs
+        lo = stale
     floor = lo - MAX_EXTENSION
     while lo > floor and _has_down(reader, name, lo - reach, lo, scope):
         downs = reader.windows_by_verdict(name, Verdict.DOWN, lo - READ_CHUNK, lo,
-                                         scope=scope) + downs
+                                          scope=scope) + downs
         lo -= READ_CHUNK
     ceiling = hi + MAX_EXTENSION
     while hi < ceiling and _has_down(reader, name, hi, hi + reach, scope):
         downs += reader.windows_by_verdict(name, Verdict.DOWN, hi, hi + READ_CHUNK,
-                                          scope=scope)
+                                           scope=scope)
         hi += READ_CHUNK
     last_down: dict[str, int] = {}
     for w in downs:
