@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from probe.config import Config, parse_config
 from probe.contracts.model import ContractConfig
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.support.model import SupportTerms
@@ -53,6 +54,17 @@ def contract(name: str, services: Iterable[str], support: dict[str, Any] | None 
         "objectives": [{"service": s, "target": target} for s in services],
         "support": support,
     })
+
+
+def config(*contracts: ContractConfig) -> Config:
+    """A whole config around `contracts`, through the real loader (check plugins included)."""
+    services = sorted({o.service for c in contracts for o in c.objectives})
+    return parse_config(yaml.safe_dump({
+        "services": [{"name": s, "checks": [{"type": "http", "name": "h",
+                                             "url": "http://127.0.0.1:1/"}]}
+                     for s in services],
+        "contracts": [c.model_dump(mode="json") for c in contracts],
+    }))
 
 
 SIMPLE_SUPPORT: dict[str, Any] = {
