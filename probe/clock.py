@@ -44,7 +44,10 @@ class LoopClock:
 
     def __init__(self, wall_at_start: float) -> None:
         self._wall0 = wall_at_start
-        self._mono0: float | None = None
+        try:
+            self._mono0: float | None = asyncio.get_running_loop().time()
+        except RuntimeError:  # made outside a loop: anchored at the first reading
+            self._mono0 = None
 
     def monotonic(self) -> float:
         return asyncio.get_running_loop().time()

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from checks.base import CheckConfig
 from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
+from probe.contracts.exclusions import DeclaredExclusion
+from probe.contracts.maintenance import MaintenanceEntry
 from probe.contracts.model import ContractConfig
 from probe.durations import Duration
 from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
@@ -63,6 +65,14 @@ class Config(StrictModel):
     services: list[ServiceConfig] = Field(min_length=1)
     controls: list[CheckConfig] = Field(default_factory=list)
     contracts: list[ContractConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceEntry] = Field(default_factory=list)
+    exclusions: list[DeclaredExclusion] = Field(default_factory=list)
+
+    def contract(self, name: str) -> ContractConfig:
+        for contract in self.contracts:
+            if contract.name == name:
+                return contract
+        raise KeyError(name)
 
     def service(self, name: str) -> ServiceConfig:
         for service in self.services:
@@ -171,6 +181,30 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
             if objective.service in covered:
                 problems.append(source.problem(loc, f"{objective.service!r} listed twice"))
             covered.add(objective.service)
+    problems += _check_windows(config, source)
+    return problems
+
+
+def _check_windows(config: Config, source: SourceMap) -> list[str]:
+    """Maintenance entries and declared exclusions must name a contract and its services."""
+    problems: list[str] = []
+    known = {c.name: set(c.services()) for c in config.contracts}
+    for key in ("maintenance", "exclusions"):
+        refs: set[tuple[str, str]] = set()
+        for i, item in enumerate(getattr(config, key)):
+            if item.contract not in known:
+                problems.append(source.problem((key, i, "contract"),
+                                               f"unknown contract {item.contract!r}"))
+                continue
+            for j, service in enumerate(item.services):
+                if service not in known[item.contract]:
+                    problems.append(source.problem(
+                        (key, i, "services", j),
+                        f"{service!r} is not an objective of contract {item.contract!r}"))
+            if (item.contract, item.reference) in refs:
+                problems.append(source.problem((key, i, "reference"),
+                                               f"duplicate reference {item.reference!r}"))
+            refs.add((item.contract, item.reference))
     return problems
 
 

@@ -217,6 +217,22 @@ class LedgerReader:
             out.setdefault(service, Counter())[(verdict, reason)] = count
         return out
 
+    def window_totals(
+        self, contract: str, start: int, end: int, scope: str = "local"
+    ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
+        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, COUNT(*), SUM(attempts), SUM(failures) "
+                "FROM windows WHERE contract=? AND scope=? AND window_start >= ? "
+                "AND window_start < ? GROUP BY service, verdict, reason",
+                (contract, scope, start, end),
+            ).fetchall()
+        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
+        for service, verdict, reason, count, attempts, failures in rows:
+            out.setdefault(service, {})[(verdict, reason)] = (count, attempts, failures)
+        return out
+
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
         """(contract, service, verdict, reason, decisions): counters, revisions included."""
         with self._read() as conn:
@@ -379,13 +395,14 @@ class Ledger(LedgerReader):
         if not batch:
             return 0
         stats: Counter[tuple[str, str, str]] = Counter()
-        sums: Counter[tuple[str, str, str]] = Counter()
+        sums: dict[tuple[str, str, str], float] = {}
         buckets: Counter[tuple[str, str, int]] = Counter()
         last: dict[tuple[str, str], Attempt] = {}
         for a in batch:
             result = "ok" if a.ok else (a.failure_class or "error")
             stats[(a.service, a.check, result)] += 1
-            sums[(a.service, a.check, result)] += a.latency
+            sums[(a.service, a.check, result)] = sums.get((a.service, a.check, result), 0.0) \
+                + a.latency
             buckets[(a.service, a.check, bucket_index(a.latency))] += 1
             prev = last.get((a.service, a.check))
             if prev is None or a.started_at >= prev.started_at:

@@ -1,7 +1,7 @@
-"""Finding the real programs some tests need (mosquitto, softhsm2-util, anvil, ...).
+"""Finding the real programs some tests need (promtool, mosquitto, softhsm2, anvil, chromium).
 
-A missing program skips the test, unless `SLA_PROBE_REQUIRE_REAL=1` is set (as in CI), where a
-missing program fails it: CI must never pass by skipping what it was meant to exercise.
+Locally a missing program skips its tests; with SLA_PROBE_REQUIRE_REAL=1 (CI) it fails them,
+so a green CI run means the real peers were really exercised.
 """
 
 from __future__ import annotations
@@ -13,39 +13,19 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-# Where project-local installs put programs (npm packages ship binaries inside them).
-_EXTRA_PATHS = [
-    REPO / "tools" / "node" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin",
-    REPO / "tools" / "node" / "node_modules" / ".bin",
-    Path("/usr/sbin"),
-    Path("/usr/local/sbin"),
-]
-
-
-def real_required() -> bool:
-    return os.environ.get("SLA_PROBE_REQUIRE_REAL", "") == "1"
-
 
 def require_tool(name_or_path: str) -> str:
-    """The absolute path of a program or library file; skip (or fail, in CI) when missing."""
-    if os.sep in name_or_path:
-        found = name_or_path if Path(name_or_path).exists() else None
-    else:
-        found = shutil.which(name_or_path)
-        if found is None:
-            for directory in _EXTRA_PATHS:
-                candidate = directory / name_or_path
-                if candidate.is_file() and os.access(candidate, os.X_OK):
-                    found = str(candidate)
-                    break
-    if found is None:
-        message = f"{name_or_path} is not installed"
-        if real_required():
-            pytest.fail(f"{message} (SLA_PROBE_REQUIRE_REAL=1)")
-        pytest.skip(message)
-    return found
+    """The absolute path of a program, or skip (fail under SLA_PROBE_REQUIRE_REAL=1)."""
+    candidate = Path(name_or_path)
+    found = str(candidate) if candidate.is_absolute() and os.access(candidate, os.X_OK) \
+        else shutil.which(name_or_path)
+    if found:
+        return found
+    message = f"{name_or_path} is not installed"
+    if os.environ.get("SLA_PROBE_REQUIRE_REAL") == "1":
+        pytest.fail(f"{message} (SLA_PROBE_REQUIRE_REAL=1)")
+    pytest.skip(message)
+    raise AssertionError("unreachable")
 
 
 def free_port() -> int:

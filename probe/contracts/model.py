@@ -1,4 +1,4 @@
-"""The contract part of the config: objectives, window, down rule."""
+"""The contract part of the config: objectives, period, denominator, rules, credits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from probe.contracts.credits import CreditPolicy
+from probe.contracts.maintenance import MaintenanceRules
 from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
 from probe.durations import Duration
 from probe.support.model import SupportTerms
@@ -22,6 +24,7 @@ class Objective(StrictModel):
     service: str
     target: float = Field(gt=0, le=100)
     method: Literal["minutes", "requests"] = "minutes"
+    clause: str = ""
 
 
 class ContractConfig(StrictModel):
@@ -29,7 +32,15 @@ class ContractConfig(StrictModel):
     timezone: str = "UTC"
     window: Duration = 60.0
     down_rule: DownRuleField = Field(default_factory=lambda: parse_down_rule("all"))
-    objectives: list[Objective] = Field(min_length=1)
+    # Empty for a support-only contract: monitored, reported, no availability promise.
+    objectives: list[Objective] = Field(default_factory=list)
+    # `calendar`: every minute of the month (contract 000's formula); `eligible`: minus
+    # excluded minutes (and minus no_data minutes when those are excluded).
+    denominator: Literal["calendar", "eligible"] = "calendar"
+    no_data: Literal["exclude", "up", "down"] = "exclude"
+    maintenance_rules: MaintenanceRules = Field(default_factory=MaintenanceRules)
+    credits: CreditPolicy | None = None
+    description: str = ""
     support: SupportTerms | None = None
 
     @field_validator("timezone")

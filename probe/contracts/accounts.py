@@ -1,0 +1,194 @@
+"""The month of every objective: one SQL aggregate per contract, then exact arithmetic.
+
+This is the single source of the month figures (reports and the metrics collector). The
+uptime is computed as a `Fraction`, so "44 down minutes in 44,640 meets 99.9 %" is decided
+exactly, and the credit tiers see the same number the report prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from probe.contracts.credits import Credit, credit_for
+from probe.contracts.exclusions import assessments
+from probe.contracts.month import Month, first_window
+from probe.model import Reason, Verdict, WindowVerdict
+
+if TYPE_CHECKING:
+    from probe.config import Config
+    from probe.contracts.model import ContractConfig, Objective
+    from probe.ledger import LedgerReader
+
+Totals = dict[tuple[str, str], tuple[int, int, int]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ObjectiveAccount:
+    """One objective's month against its target, with the credit it earns."""
+
+    contract: str
+    service: str
+    month: str
+    timezone: str
+    method: str
+    target: float
+    denominator: str
+    no_data_policy: str
+    window_seconds: int
+    minutes_in_month: float
+    up_minutes: float
+    down_minutes: float
+    excluded_minutes: dict[str, float]
+    no_data_minutes: float
+    pending_minutes: float
+    downtime_minutes: float
+    denominator_minutes: float
+    requests: int
+    failed_requests: int
+    uptime: Fraction
+    credit: Credit
+    invalid_maintenance: int
+    maintenance_warnings: int
+    final: bool
+    month_start: int
+    month_end: int
+
+    @property
+    def uptime_ratio(self) -> float:
+        return float(self.uptime)
+
+    @property
+    def uptime_percent(self) -> float:
+        return float(self.uptime * 100)
+
+    @property
+    def excluded_total(self) -> float:
+        return sum(self.excluded_minutes.values())
+
+    @property
+    def met(self) -> bool:
+        return self.uptime >= Fraction(str(self.target)) / 100
+
+    @property
+    def status(self) -> str:
+        return "final" if self.final else "provisional"
+
+    @property
+    def budget_minutes(self) -> float:
+        return float((1 - Fraction(str(self.target)) / 100) * Fraction(self.denominator_minutes))
+
+    @property
+    def budget_remaining_minutes(self) -> float:
+        """(uptime - target) * denominator; for `requests`, the minute-equivalent."""
+        gap = self.uptime - Fraction(str(self.target)) / 100
+        return float(gap * Fraction(self.denominator_minutes))
+
+
+def _windows(month: Month, contract: ContractConfig, now: float) -> tuple[int, int]:
+    """(windows in the month, windows of it that have ended by `now`)."""
+    ws = contract.window_seconds
+    start, end = month.bounds(contract.zone)
+    first = first_window(start, ws)
+    total = max(0, -(-(end - first) // ws))
+    ended = 0 if now <= first else min(total, int((min(now, end) - first) // ws))
+    return total, ended
+
+
+def account_objective(
+    config: Config, contract: ContractConfig, objective: Objective, month: Month,
+    totals: Totals, *, now: float, first_incident: int | None = None,
+) -> ObjectiveAccount:
+    """Fold one objective's (verdict, reason) totals into its month account."""
+    ws = contract.window_seconds
+    per = Fraction(ws, 60)
+    start, end = month.bounds(contract.zone)
+    total_windows, ended = _windows(month, contract, now)
+    windows: Counter[str] = Counter()
+    excluded: Counter[str] = Counter()
+    attempts = failures = all_attempts = 0
+    for (verdict, reason), (n, tried, failed) in totals.items():
+        all_attempts += tried
+        if verdict == Verdict.EXCLUDED:
+            excluded[reason or Reason.DECLARED.value] += n
+            continue
+        windows[verdict] += n
+        attempts += tried
+        failures += failed
+    decided = sum(windows.values()) + sum(excluded.values())
+    no_data = windows[Verdict.NO_DATA] + max(0, ended - decided)
+    pending = max(0, total_windows - max(decided, ended))
+    minutes = Fraction(end - start, 60)
+    excluded_min = per * sum(excluded.values())
+    down = windows[Verdict.DOWN] + (no_data if contract.no_data == "down" else 0)
+    denominator = minutes
+    if contract.denominator == "eligible":
+        denominator -= excluded_min + (per * no_data if contract.no_data == "exclude" else 0)
+    if objective.method == "requests":
+        base = all_attempts if contract.denominator == "calendar" else attempts
+        uptime = Fraction(1) if base == 0 else 1 - Fraction(failures, base)
+    else:
+        uptime = Fraction(1) if denominator <= 0 else 1 - per * down / denominator
+    target = Fraction(str(objective.target)) / 100
+    judged = [a for a in assessments(config).get(contract.name, ())
+              if a.entry.covers(objective.service)
+              and start <= a.entry.start.timestamp() < end]
+    return ObjectiveAccount(
+        contract=contract.name, service=objective.service, month=str(month),
+        timezone=contract.timezone, method=objective.method, target=objective.target,
+        denominator=contract.denominator, no_data_policy=contract.no_data,
+        window_seconds=ws, minutes_in_month=float(minutes),
+        up_minutes=float(per * windows[Verdict.UP]),
+        down_minutes=float(per * windows[Verdict.DOWN]),
+        excluded_minutes={k: float(per * v) for k, v in sorted(excluded.items())},
+        no_data_minutes=float(per * no_data), pending_minutes=float(per * pending),
+        downtime_minutes=float(per * down), denominator_minutes=float(denominator),
+        requests=attempts if contract.denominator == "eligible" else all_attempts,
+        failed_requests=failures, uptime=uptime,
+        credit=credit_for(contract.credits, uptime=uptime, target=target, month_end=end,
+                          first_incident=first_incident, zone=contract.zone),
+        invalid_maintenance=sum(1 for a in judged if a.invalid),
+        maintenance_warnings=sum(1 for a in judged if a.warnings),
+        final=now >= end, month_start=start, month_end=end,
+    )
+
+
+def month_accounts(
+    config: Config, reader: LedgerReader, month: Month, now: float, scope: str = "local",
+    *, first_incidents: dict[tuple[str, str], int] | None = None,
+) -> list[ObjectiveAccount]:
+    """Every objective of every contract for `month` (each in its contract's time zone)."""
+    out: list[ObjectiveAccount] = []
+    for contract in config.contracts:
+        if not contract.objectives:
+            continue
+        start, end = month.bounds(contract.zone)
+        totals = reader.window_totals(contract.name, start, end, scope)
+        for objective in contract.objectives:
+            mine = totals.get(objective.service, {})
+            first = (first_incidents or {}).get((contract.name, objective.service))
+            acc = account_objective(config, contract, objective, month, mine, now=now,
+                                    first_incident=first)
+            policy = contract.credits
+            if (first is None and acc.credit.status != "met" and policy is not None
+                    and policy.claim_from == "first_incident"):
+                # Only a missed month needs the rows: when was the service first affected?
+                rows = reader.windows(contract.name, start, end, scope, objective.service)
+                first = first_affected(rows, objective.method)
+                acc = account_objective(config, contract, objective, month, mine, now=now,
+                                    first_incident=first)
+            out.append(acc)
+    return out
+
+
+def first_affected(rows: Sequence[WindowVerdict], method: str) -> int | None:
+    """The first window that counted against the vendor (down, or failed requests)."""
+    for v in rows:
+        if v.verdict == Verdict.DOWN or (
+            method == "requests" and v.verdict == Verdict.UP and v.failures
+        ):
+            return v.window_start
+    return None

@@ -1,0 +1,167 @@
+"""Service credits: tiers as half-open intervals over a rounded uptime, a cap, a claim window.
+
+Contract tables are written at a stated precision ("98,00 % - 99,00 %", "<95.0 %"). The uptime
+is rounded to that precision *before* the tier lookup, with an explicit mode, so a value such
+as 97.995 % never falls into the gap between two printed rows. Arithmetic is exact (`Fraction`
+in, `Decimal` at the table's precision), never binary floating point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from probe.durations import Duration
+
+_MODES = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rounding(_Strict):
+    """How the uptime percentage is rounded before the tiers are looked up."""
+
+    decimals: int = Field(default=2, ge=0, le=6)
+    mode: Literal["floor", "half_up", "half_even"] = "floor"
+
+    def apply(self, percent: Fraction) -> Decimal:
+        exact = Decimal(percent.numerator) / Decimal(percent.denominator)
+        return exact.quantize(Decimal(1).scaleb(-self.decimals), rounding=_MODES[self.mode])
+
+
+class Tier(_Strict):
+    """`amount` is owed when `min <= rounded uptime < max` (percent)."""
+
+    min: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    max: Decimal = Field(gt=0, le=100)
+    amount: Decimal = Field(gt=0)
+    clause: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Tier:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+    def holds(self, uptime: Decimal) -> bool:
+        return self.min <= uptime < self.max
+
+    def label(self) -> str:
+        return f"[{self.min}, {self.max})"
+
+
+class CreditPolicy(_Strict):
+    """What a missed target earns: `percent` of monthly fees or `days` of licence."""
+
+    unit: Literal["percent", "days"]
+    rounding: Rounding = Field(default_factory=Rounding)
+    tiers: list[Tier] = Field(min_length=1)
+    cap: Decimal | None = Field(default=None, gt=0)
+    claim_within: Duration = 30 * 86400.0
+    claim_from: Literal["month_end", "first_incident"] = "month_end"
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CreditPolicy:
+        ordered = sorted(self.tiers, key=lambda t: t.min)
+        for low, high in itertools.pairwise(ordered):
+            if high.min < low.max:
+                raise ValueError(f"tiers {low.label()} and {high.label()} overlap")
+        return self
+
+
+CreditStatus = Literal["met", "due", "missed_no_tier", "missed_no_credit_terms"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Credit:
+    """The credit one objective earns for one month; `status` says why it is what it is."""
+
+    status: CreditStatus
+    unit: str | None = None
+    amount: Decimal = Decimal(0)
+    tier: str | None = None
+    capped: bool = False
+    cap: Decimal | None = None
+    rounded_uptime: Decimal | None = None
+    claim_deadline: float | None = None
+    claim_by: str | None = None
+
+    @property
+    def no_tier(self) -> bool:
+        """Target missed but no tier applies: said explicitly, never a silent 0."""
+        return self.status == "missed_no_tier"
+
+    def describe(self) -> str:
+        if self.status == "met":
+            return "target met, no credit due"
+        if self.status == "missed_no_credit_terms":
+            return "target missed; the contract states no service credits"
+        if self.status == "missed_no_tier":
+            return (f"target missed, but no credit tier applies at {self.rounded_uptime} % "
+                    "(gap in the contract's table)")
+        unit = "% of monthly fees" if self.unit == "percent" else " days of licence"
+        cap = f", capped at {self.cap}" if self.capped else ""
+        return f"{self.amount}{unit} (tier {self.tier}{cap})"
+
+
+def claim_deadline(
+    policy: CreditPolicy, month_end: int, first_incident: int | None, zone: ZoneInfo
+) -> tuple[float | None, str | None]:
+    """(exclusive UTC deadline, last local day to claim) under the policy's claim window."""
+    if policy.claim_from == "first_incident":
+        if first_incident is None:
+            return None, None
+        origin = first_incident
+    else:
+        origin = month_end
+    local = datetime.fromtimestamp(origin, tz=zone)
+    # Whole days are counted on the local calendar, so a DST change keeps midnight midnight.
+    days, rest = divmod(policy.claim_within, 86400)
+    end_local = (local.replace(tzinfo=None) + timedelta(days=days, seconds=rest))
+    deadline = end_local.replace(tzinfo=zone).timestamp()
+    last_day = datetime.fromtimestamp(deadline - 1, tz=zone).date().isoformat()
+    return deadline, last_day
+
+
+def credit_for(
+    policy: CreditPolicy | None,
+    *,
+    uptime: Fraction,
+    target: Fraction,
+    month_end: int,
+    first_incident: int | None,
+    zone: ZoneInfo,
+) -> Credit:
+    """The credit owed at `uptime` (a ratio) against `target` (a ratio)."""
+    if uptime >= target:
+        return Credit(status="met", unit=None if policy is None else policy.unit)
+    if policy is None:
+        return Credit(status="missed_no_credit_terms")
+    rounded = policy.rounding.apply(uptime * 100)
+    deadline, last_day = claim_deadline(policy, month_end, first_incident, zone)
+    for tier in policy.tiers:
+        if tier.holds(rounded):
+            amount = tier.amount
+            capped = policy.cap is not None and amount >= policy.cap
+            if policy.cap is not None:
+                amount = min(amount, policy.cap)
+            return Credit(
+                status="due", unit=policy.unit, amount=amount, tier=tier.label(),
+                capped=capped, cap=policy.cap, rounded_uptime=rounded,
+                claim_deadline=deadline, claim_by=last_day,
+            )
+    return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
+                  rounded_uptime=rounded, claim_deadline=deadline, claim_by=last_day)
+
+
+def utc_date(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).date().isoformat()

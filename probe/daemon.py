@@ -1,0 +1,305 @@
+"""The daemon's lifecycle, after uvicorn's server: startup → main loop → shutdown.
+
+Long-lived loops are named tasks in one TaskGroup. The first SIGTERM/SIGINT drains: no new
+attempts, in-flight ones get `shutdown_grace`, ended windows are decided and committed, the
+ledger is closed. A second SIGINT forces: in-flight attempts are cancelled at once. SIGHUP
+reloads the config; an invalid new config is logged and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+import checks
+from checks.base import Check, Resources
+from probe.clock import Clock, SystemClock
+from probe.config import CONTROL_SERVICE, Config, load_config
+from probe.contracts.exclusions import declared_exclusions, overlay, write_due_revisions
+from probe.ledger import Ledger
+from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
+from probe.model import Role, Verdict, WindowVerdict
+from probe.pipeline import AttemptWriter, Decider, LedgerWorker
+from probe.scheduler import Job, Scheduler
+from probe.web import build_app, start_site
+from probe.yamlsource import ConfigError
+
+log = structlog.get_logger("sla_probe.daemon")
+
+PRUNE_EVERY = 3600.0
+
+
+def build_jobs(config: Config, resources: Resources) -> list[Job]:
+    """One job per configured check; fails fast if a check cannot be built."""
+    jobs: list[Job] = []
+
+    def add(service: str, role: Role, cfg: checks.CheckConfig) -> None:
+        check: Check = checks.build(cfg, resources)
+        jobs.append(Job(service, cfg.name, role, check, cfg.interval, cfg.timeout,
+                        cfg.confirm_retry))
+
+    for service in config.services:
+        for cfg in service.checks:
+            add(service.name, Role.SERVICE, cfg)
+        for cfg in service.dependencies:
+            add(service.name, Role.DEPENDENCY, cfg)
+    for cfg in config.controls:
+        add(CONTROL_SERVICE, Role.CONTROL, cfg)
+    return jobs
+
+
+async def close_jobs(jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        aclose = getattr(job.check, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                log.exception("check_close_failed", check=job.key)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: Path | None = None,
+        clock: Clock | None = None,
+        port: int | None = None,
+        metric_extras: Sequence[ExtraFamilies] = (),
+        verdict_listeners: Sequence[Callable[[Sequence[WindowVerdict]], None]] = (),
+        install_signals: bool = True,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock or SystemClock()
+        self._port = port
+        self._metric_extras = list(metric_extras)
+        self._listeners = list(verdict_listeners)
+        self._install_signals = install_signals
+        self.bound_port: int | None = None
+        self.stop_event = asyncio.Event()
+        self.started = asyncio.Event()
+        self._force = asyncio.Event()
+        self._signals = 0
+        self._ledger: Ledger | None = None
+        self._worker: LedgerWorker | None = None
+        self._runner: web.AppRunner | None = None
+        self.scheduler: Scheduler | None = None
+        self.decider: Decider | None = None
+        self.writer: AttemptWriter | None = None
+        self._jobs: list[Job] = []
+        self._resources = Resources(clock=self.clock)
+        self._draining = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def serve(self) -> int:
+        await self.startup()
+        try:
+            await self.main_loop()
+        finally:
+            await self.shutdown()
+        return 0
+
+    async def startup(self) -> None:
+        config = self.config
+        self._ledger = Ledger(config.probe.state_dir)
+        self._worker = LedgerWorker(self._ledger)
+        reader = Ledger.reader(config.probe.state_dir)
+        self._jobs = build_jobs(config, self._resources)
+        self.writer = AttemptWriter(self._worker, self.clock)
+        self.decider = Decider(config, self._worker, self.writer, self.clock,
+                               adjust=self._exclusions)
+        for listener in self._listeners:
+            self.decider.subscribe(listener)
+        self.decider.subscribe(self._log_verdicts)
+        await self.decider.start()
+        await self._revise_exclusions()
+        gaps = await self.decider.decide_ready()
+        if gaps:
+            log.info("caught_up", windows=len(gaps),
+                     no_data=sum(v.verdict == Verdict.NO_DATA for v in gaps))
+        probe = config.probe
+        self.scheduler = Scheduler(
+            self._jobs, self.clock, self.writer.put, max_concurrency=probe.max_concurrency,
+            spread=probe.spread, jitter=probe.jitter,
+        )
+        collector = LedgerCollector(
+            lambda: self.config, reader, self.clock.wall, self.scheduler, self._metric_extras
+        )
+        app = build_app(
+            registry=build_registry(collector), config=lambda: self.config, reader=reader,
+            ready=self.ready, now=self.clock.wall,
+        )
+        port = probe.port if self._port is None else self._port
+        self._runner, self.bound_port = await start_site(app, probe.host, port)
+        if self._install_signals:
+            self._setup_signals()
+        log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
+                 checks=len(self._jobs), contracts=len(config.contracts),
+                 state_dir=str(probe.state_dir))
+        self.started.set()
+
+    async def main_loop(self) -> None:
+        assert self.scheduler is not None
+        assert self.writer is not None
+        assert self.decider is not None
+        scheduler, writer, decider = self.scheduler, self.writer, self.decider
+        writer_stop = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(scheduler.run(), name="scheduler")
+                group.create_task(writer.run(writer_stop), name="attempt-writer")
+                group.create_task(decider.run(self.stop_event), name="decider")
+                group.create_task(self._prune_loop(), name="pruner")
+                await self.stop_event.wait()
+                self._draining = True
+                scheduler.stop()
+                grace = 0.0 if self._force.is_set() else self.config.probe.shutdown_grace
+                drain = asyncio.create_task(scheduler.drain(grace), name="drain")
+                force = asyncio.create_task(self._force.wait(), name="force-wait")
+                await asyncio.wait({drain, force}, return_when=asyncio.FIRST_COMPLETED)
+                if not drain.done():
+                    log.warning("forced_exit", inflight=scheduler.inflight)
+                    drain.cancel()
+                    await scheduler.drain(0)
+                force.cancel()
+                writer_stop.set()
+        finally:
+            with contextlib.suppress(Exception):
+                await decider.decide_ready(final=True)
+
+    async def shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await close_jobs(self._jobs)
+        if self._worker is not None:
+            if self.writer is not None and self.writer.pending:
+                with contextlib.suppress(Exception):
+                    await self.writer.flush()
+            self._worker.close()
+            self._worker = None
+        if self._install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
+        log.info("stopped")
+
+    # -- control ---------------------------------------------------------------------------
+
+    def request_stop(self, force: bool = False) -> None:
+        self.stop_event.set()
+        if force:
+            self._force.set()
+
+    def ready(self) -> tuple[bool, str]:
+        if self._draining:
+            return False, "draining"
+        if self.scheduler is None or (self._jobs and self.scheduler.ticks == 0):
+            return False, "starting"
+        return True, "ready"
+
+    def _setup_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, self._on_stop_signal, "SIGINT")
+        loop.add_signal_handler(signal.SIGTERM, self._on_stop_signal, "SIGTERM")
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+
+    def _on_stop_signal(self, name: str) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("stopping", signal=name, grace=self.config.probe.shutdown_grace)
+            self.request_stop()
+        else:
+            log.warning("forcing", signal=name)
+            self.request_stop(force=True)
+
+    def _on_reload_signal(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def reload(self, new: Config | None = None) -> bool:
+        """Swap in a new config; on any problem keep the running one and say why."""
+        if new is None:
+            if self.config_path is None:
+                log.warning("reload_ignored", why="no config file")
+                return False
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
+                return False
+        try:
+            jobs = build_jobs(new, self._resources)
+        except ValueError as exc:
+            log.error("reload_rejected", problems=[str(exc)])  # noqa: TRY400
+            return False
+        if new.probe.listen != self.config.probe.listen or \
+                new.probe.state_dir != self.config.probe.state_dir:
+            log.warning("reload_partial", why="listen and state_dir change only on restart")
+        assert self.scheduler is not None
+        assert self.decider is not None
+        old, self._jobs = self._jobs, jobs
+        self.config = new
+        self.decider.config = new
+        await self.decider.start()
+        await self._revise_exclusions()
+        self.scheduler.replace_jobs(jobs)
+        log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
+        await asyncio.sleep(new.max_timeout() + 0.5)
+        await close_jobs(old)
+        return True
+
+    def _exclusions(self, config: Config, verdicts: list[WindowVerdict]) -> list[WindowVerdict]:
+        """Maintenance and declared exclusions (config and ledger) over fresh verdicts."""
+        assert self._ledger is not None
+        declared = declared_exclusions(config, self._ledger)
+        return [overlay(config, v, declared) for v in verdicts]
+
+    async def _revise_exclusions(self) -> None:
+        """Windows decided before an exclusion was known get a new revision (never an edit)."""
+        assert self._worker is not None
+        written = await self._worker.call(
+            write_due_revisions, self._worker.ledger, self.config, self.clock.wall()
+        )
+        if written:
+            log.info("exclusions_applied", revisions=written)
+
+    async def _prune_loop(self) -> None:
+        retention = self.config.probe.attempt_retention
+        while not self.stop_event.is_set():
+            assert self._worker is not None
+            try:
+                removed = await self._worker.call(
+                    self._worker.ledger.prune_attempts, self.clock.wall() - retention
+                )
+                if removed:
+                    log.info("attempts_pruned", removed=removed)
+            except Exception:
+                log.exception("prune_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), PRUNE_EVERY)
+
+    @staticmethod
+    def _log_verdicts(verdicts: Sequence[WindowVerdict]) -> None:
+        for v in verdicts:
+            event: dict[str, Any] = {
+                "contract": v.contract, "service": v.service, "window_start": v.window_start,
+                "verdict": v.verdict.value, "reason": v.reason.value,
+                "attempts": v.attempts, "failures": v.failures,
+                "failure_classes": list(v.failure_classes), "revision": v.revision,
+            }
+            if v.verdict == Verdict.DOWN:
+                log.warning("window_down", **event)
+            else:
+                log.debug("window_decided", **event)

@@ -1,0 +1,45 @@
+"""The month report: one set of facts (`data.build`), five formats.
+
+`month_accounts` is re-exported here as the single source of the month figures for the
+metrics collector; `render` is what `sla-probe report` prints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from probe.contracts.accounts import ObjectiveAccount, month_accounts
+from probe.report.data import build
+from probe.report.html import render_html
+from probe.report.machine import render_csv, render_json
+from probe.report.text import render_markdown, render_text
+from probe.secrets import redact
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from probe.config import Config
+    from probe.contracts.month import Month
+    from probe.ledger import LedgerReader
+    from probe.report.data import MonthReport
+
+FORMATS: dict[str, Callable[[MonthReport], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "csv": render_csv,
+    "markdown": render_markdown,
+    "html": render_html,
+}
+
+__all__ = ["FORMATS", "ObjectiveAccount", "month_accounts", "render"]
+
+
+def render(  # noqa: PLR0917 - the CLI-facing signature
+    config: Config, reader: LedgerReader, month: Month, fmt: str, now: float,
+    scope: str = "local",
+) -> str:
+    """The month report in `fmt` (text, json, csv, markdown, html); secrets are redacted."""
+    renderer = FORMATS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown report format {fmt!r} (use {', '.join(FORMATS)})")
+    return redact(renderer(build(config, reader, month, now, scope)))

@@ -1,0 +1,240 @@
+"""The facts of one month, gathered once and rendered in every format.
+
+Every renderer reads this structure and nothing else, so text, JSON, CSV, Markdown and HTML
+cannot disagree. The figures come from `month_accounts` arithmetic; the window rows are read
+here only for what needs them (incidents, heat strip, CSV, the first affected window).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from probe.contracts.accounts import ObjectiveAccount, account_objective, first_affected
+from probe.contracts.exclusions import Declared, assessments, declared_exclusions
+from probe.contracts.maintenance import Assessment
+from probe.contracts.month import Month, first_window, utc_iso
+from probe.model import Verdict, WindowVerdict
+
+if TYPE_CHECKING:
+    from probe.config import Config
+    from probe.ledger import LedgerReader
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Incident:
+    """A run of consecutive down windows."""
+
+    start: int
+    end: int
+    minutes: float
+    failure_classes: tuple[str, ...]
+    failures: int
+    attempts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ObjectiveReport:
+    account: ObjectiveAccount
+    incidents: list[Incident]
+    timeline: list[WindowVerdict]
+    pending_from: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeclaredView:
+    declared: Declared
+    minutes: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContractReport:
+    name: str
+    description: str
+    timezone: str
+    denominator: str
+    no_data_policy: str
+    window_seconds: int
+    month_start: int
+    month_end: int
+    final: bool
+    objectives: list[ObjectiveReport]
+    maintenance: list[Assessment]
+    declared: list[DeclaredView]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MonthReport:
+    month: str
+    generated_at: float
+    scope: str
+    vantage: str
+    contracts: list[ContractReport]
+
+
+def incidents(timeline: list[WindowVerdict]) -> list[Incident]:
+    """Runs of down windows; a gap or any other verdict ends a run."""
+    out: list[Incident] = []
+    run: list[WindowVerdict] = []
+
+    def close() -> None:
+        if run:
+            classes = sorted({c for v in run for c in v.failure_classes})
+            ws = run[0].window_seconds
+            out.append(Incident(run[0].window_start, run[-1].window_start + ws,
+                                len(run) * ws / 60, tuple(classes),
+                                sum(v.failures for v in run), sum(v.attempts for v in run)))
+            run.clear()
+
+    for v in timeline:
+        if v.verdict == Verdict.DOWN and (
+            not run or v.window_start == run[-1].window_start + v.window_seconds
+        ):
+            run.append(v)
+            continue
+        close()
+        if v.verdict == Verdict.DOWN:
+            run.append(v)
+    close()
+    return out
+
+
+def timeline(rows: list[WindowVerdict], *, contract: str, service: str, start: int,
+             end: int, ws: int, now: float) -> tuple[list[WindowVerdict], int]:
+    """Every ended window of the month (unmeasured: `no_data`), and where pending starts."""
+    by_start = {v.window_start: v for v in rows}
+    first = first_window(start, ws)
+    stop = min(end, int(now // ws) * ws)
+    out = []
+    for w in range(first, max(first, stop), ws):
+        v = by_start.pop(w, None)
+        out.append(v if v is not None else WindowVerdict(contract, service, w, ws,
+                                                         Verdict.NO_DATA))
+    out.extend(sorted(by_start.values(), key=lambda v: v.window_start))
+    return out, max(first, stop)
+
+
+def _declared_minutes(rows: list[WindowVerdict], d: Declared) -> dict[str, float]:
+    tag = f"declared:{d.reason}:{d.reference}|"
+    minutes: defaultdict[str, float] = defaultdict(float)
+    for v in rows:
+        if v.note.startswith(tag):
+            minutes[v.service] += v.window_seconds / 60
+    return dict(sorted(minutes.items()))
+
+
+def build(config: Config, reader: LedgerReader, month: Month, now: float,
+          scope: str = "local") -> MonthReport:
+    contracts: list[ContractReport] = []
+    judged = assessments(config)
+    declared = declared_exclusions(config, reader)
+    for contract in config.contracts:
+        start, end = month.bounds(contract.zone)
+        ws = contract.window_seconds
+        rows = reader.windows(contract.name, start, end, scope)
+        totals = reader.window_totals(contract.name, start, end, scope)
+        objectives: list[ObjectiveReport] = []
+        for objective in contract.objectives:
+            mine = [v for v in rows if v.service == objective.service]
+            line, pending_from = timeline(mine, contract=contract.name, service=objective.service,
+                                          start=start, end=end, ws=ws, now=now)
+            acc = account_objective(config, contract, objective, month,
+                                    totals.get(objective.service, {}), now=now,
+                                    first_incident=first_affected(mine, objective.method))
+            objectives.append(ObjectiveReport(acc, incidents(line), line, pending_from))
+        in_month = [a for a in judged.get(contract.name, ())
+                    if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
+        views = [DeclaredView(d, _declared_minutes(rows, d)) for d in declared
+                 if d.contract == contract.name and d.start < end and d.end > start]
+        contracts.append(ContractReport(
+            name=contract.name, description=contract.description, timezone=contract.timezone,
+            denominator=contract.denominator, no_data_policy=contract.no_data,
+            window_seconds=ws, month_start=start, month_end=end, final=now >= end,
+            objectives=objectives, maintenance=in_month, declared=views,
+        ))
+    return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(x, 6)
+
+
+def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
+    c = acc.credit
+    return {
+        "service": acc.service, "method": acc.method, "target_percent": acc.target,
+        "uptime_percent": round(acc.uptime_percent, 4), "uptime_ratio": acc.uptime_ratio,
+        "met": acc.met, "status": acc.status,
+        "minutes_in_month": _num(acc.minutes_in_month), "up_minutes": _num(acc.up_minutes),
+        "down_minutes": _num(acc.down_minutes),
+        "downtime_minutes": _num(acc.downtime_minutes),
+        "excluded_minutes": {k: _num(v) for k, v in acc.excluded_minutes.items()},
+        "no_data_minutes": _num(acc.no_data_minutes),
+        "pending_minutes": _num(acc.pending_minutes),
+        "denominator_minutes": _num(acc.denominator_minutes),
+        "requests": acc.requests, "failed_requests": acc.failed_requests,
+        "budget_remaining_minutes": _num(round(acc.budget_remaining_minutes, 4)),
+        "invalid_maintenance": acc.invalid_maintenance,
+        "credit": {
+            "status": c.status, "unit": c.unit, "amount": _num(float(c.amount)),
+            "tier": c.tier, "capped": c.capped,
+            "cap": None if c.cap is None else _num(float(c.cap)),
+            "target_missed_no_tier": c.no_tier,
+            "rounded_uptime_percent": None if c.rounded_uptime is None else str(c.rounded_uptime),
+            "claim_deadline": None if c.claim_deadline is None else utc_iso(c.claim_deadline),
+            "claim_by": c.claim_by, "description": c.describe(),
+        },
+    }
+
+
+def assessment_json(a: Assessment) -> dict[str, Any]:
+    e = a.entry
+    return {
+        "reference": e.reference, "kind": e.kind, "services": list(e.services),
+        "start": utc_iso(e.start.timestamp()), "end": utc_iso(e.end.timestamp()),
+        "announced_at": None if e.announced_at is None else utc_iso(e.announced_at.timestamp()),
+        "status": a.status, "excluded_minutes": _num(a.excluded_minutes),
+        "counted_minutes": _num(a.counted_minutes), "note": e.note,
+        "violations": [{"rule": v.rule, "binding": v.binding, "message": v.message,
+                        "counted_minutes": _num(v.counted_minutes)} for v in a.violations],
+    }
+
+
+def declared_json(view: DeclaredView) -> dict[str, Any]:
+    d = view.declared
+    return {
+        "reference": d.reference, "reason": d.reason, "services": list(d.services),
+        "start": utc_iso(d.start), "end": utc_iso(d.end), "by": d.by, "source": d.source,
+        "recorded_at": None if d.at is None else utc_iso(d.at),
+        "active": d.active,
+        "reverted_at": None if d.reverted_at is None else utc_iso(d.reverted_at),
+        "reverted_by": d.reverted_by,
+        "applied_minutes": {k: _num(v) for k, v in view.minutes.items()},
+    }
+
+
+def incident_json(i: Incident) -> dict[str, Any]:
+    return {"start": utc_iso(i.start), "end": utc_iso(i.end), "minutes": _num(i.minutes),
+            "failure_classes": list(i.failure_classes), "failures": i.failures,
+            "attempts": i.attempts}
+
+
+def report_json(report: MonthReport) -> dict[str, Any]:
+    """The machine-readable truth: every fact the human formats show."""
+    return {
+        "month": report.month, "generated_at": utc_iso(report.generated_at),
+        "scope": report.scope, "vantage": report.vantage,
+        "contracts": [{
+            "contract": c.name, "description": c.description, "timezone": c.timezone,
+            "status": "final" if c.final else "provisional",
+            "month_start": utc_iso(c.month_start), "month_end": utc_iso(c.month_end),
+            "window_seconds": c.window_seconds, "denominator": c.denominator,
+            "no_data_policy": c.no_data_policy,
+            "objectives": [account_json(o.account)
+                           | {"incidents": [incident_json(i) for i in o.incidents]}
+                           for o in c.objectives],
+            "maintenance": [assessment_json(a) for a in c.maintenance],
+            "declared_exclusions": [declared_json(d) for d in c.declared],
+        } for c in report.contracts],
+    }

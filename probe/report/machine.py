@@ -1,0 +1,31 @@
+"""JSON (the machine-readable truth) and CSV (one row per window, for a spreadsheet)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from probe.contracts.month import utc_iso
+from probe.report.data import MonthReport, report_json
+
+CSV_COLUMNS = ("window_start", "contract", "service", "verdict", "reason", "attempts",
+               "failures", "failure_classes")
+
+
+def render_json(report: MonthReport) -> str:
+    return json.dumps(report_json(report), indent=2, sort_keys=False) + "\n"
+
+
+def render_csv(report: MonthReport) -> str:
+    """Every ended window of every objective; unmeasured windows appear as `no_data`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for contract in report.contracts:
+        for objective in contract.objectives:
+            for v in objective.timeline:
+                writer.writerow((utc_iso(v.window_start), v.contract, v.service,
+                                 v.verdict.value, v.reason.value, v.attempts, v.failures,
+                                 ";".join(v.failure_classes)))
+    return out.getvalue()

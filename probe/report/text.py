@@ -1,0 +1,141 @@
+"""Plain text (terminal, e-mail) and Markdown (tickets, wikis) renderings of the month."""
+
+from __future__ import annotations
+
+from probe.contracts.accounts import ObjectiveAccount
+from probe.contracts.maintenance import Assessment
+from probe.contracts.month import utc_iso
+from probe.report.data import ContractReport, DeclaredView, MonthReport
+
+
+def minutes(x: float) -> str:
+    return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
+
+
+def excluded_text(acc: ObjectiveAccount) -> str:
+    if not acc.excluded_minutes:
+        return "0"
+    parts = ", ".join(f"{k} {minutes(v)}" for k, v in acc.excluded_minutes.items())
+    return f"{minutes(acc.excluded_total)} ({parts})"
+
+
+def credit_text(acc: ObjectiveAccount) -> str:
+    c = acc.credit
+    text = c.describe()
+    if c.claim_by is not None and c.status in ("due", "missed_no_tier"):
+        text += f"; claim by {c.claim_by}"
+    return text
+
+
+def uptime_text(acc: ObjectiveAccount) -> str:
+    verdict = "met" if acc.met else "MISSED"
+    extra = ""
+    if acc.method == "requests":
+        extra = f" ({acc.failed_requests} of {acc.requests} requests failed)"
+    return f"{acc.uptime_percent:.4f} % against {acc.target:g} %: {verdict}{extra}"
+
+
+def maintenance_line(a: Assessment) -> str:
+    e = a.entry
+    announced = "not announced" if e.announced_at is None else \
+        f"announced {utc_iso(e.announced_at.timestamp())}"
+    services = ", ".join(e.services) or "all services"
+    return (f"{e.reference} ({e.kind}, {services}) {utc_iso(e.start.timestamp())} .. "
+            f"{utc_iso(e.end.timestamp())}, {announced}: {a.status.upper()}, "
+            f"excluded {minutes(a.excluded_minutes)} min, counted {minutes(a.counted_minutes)}"
+            " min")
+
+
+def violation_lines(a: Assessment) -> list[str]:
+    out = []
+    for v in a.violations:
+        kind = "binding" if v.binding else "advisory, warning only"
+        counted = f", {minutes(v.counted_minutes)} min count as downtime" if v.binding else ""
+        out.append(f"{v.rule} ({kind}): {v.message}{counted}")
+    return out
+
+
+def declared_line(view: DeclaredView) -> str:
+    d = view.declared
+    state = "active" if d.active else \
+        f"REVERTED {utc_iso(d.reverted_at or 0)} by {d.reverted_by}"
+    recorded = "" if d.at is None else f" on {utc_iso(d.at)}"
+    applied = ", ".join(f"{k} {minutes(v)} min" for k, v in view.minutes.items()) or "none"
+    services = ", ".join(d.services) or "all services"
+    return (f"{d.reference} ({d.reason}, {services}) {utc_iso(d.start)} .. {utc_iso(d.end)},"
+            f" declared by {d.by} via {d.source}{recorded}; {state}; applied: {applied}")
+
+
+def status(c: ContractReport) -> str:
+    return "final" if c.final else "PROVISIONAL (month not ended)"
+
+
+def render_text(report: MonthReport) -> str:
+    out = [f"sla-probe month report {report.month} (scope {report.scope}, vantage "
+           f"{report.vantage}), generated {utc_iso(report.generated_at)}"]
+    for c in report.contracts:
+        out += ["", f"== {c.name} ({c.timezone}): {status(c)} ==",
+                f"month {utc_iso(c.month_start)} .. {utc_iso(c.month_end)}; denominator "
+                f"{c.denominator}; no_data counts as {c.no_data_policy}"]
+        if not c.objectives:
+            out.append("no availability objective (support-only contract)")
+        for o in c.objectives:
+            a = o.account
+            out += [f"  {a.service} [{a.method}]: {uptime_text(a)}",
+                    f"    minutes in month {minutes(a.minutes_in_month)}; down "
+                    f"{minutes(a.down_minutes)}; excluded {excluded_text(a)}; no_data "
+                    f"{minutes(a.no_data_minutes)}; pending {minutes(a.pending_minutes)}",
+                    f"    budget remaining {a.budget_remaining_minutes:.2f} min; invalid "
+                    f"maintenance {a.invalid_maintenance}",
+                    f"    credit: {credit_text(a)}"]
+            for i in o.incidents:
+                out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
+                           f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+        for m in c.maintenance:
+            out.append(f"  maintenance {maintenance_line(m)}")
+            out += [f"    ! {line}" for line in violation_lines(m)]
+        for d in c.declared:
+            out.append(f"  declared exclusion {declared_line(d)}")
+    return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: MonthReport) -> str:
+    out = [f"# SLA month report {report.month}", "",
+           f"Scope `{report.scope}`, vantage `{report.vantage}`, generated "
+           f"{utc_iso(report.generated_at)}."]
+    for c in report.contracts:
+        out += ["", f"## {c.name}: {status(c)}", "",
+                f"Time zone {c.timezone}; month {utc_iso(c.month_start)} .. "
+                f"{utc_iso(c.month_end)}; denominator `{c.denominator}`; no_data counts as "
+                f"`{c.no_data_policy}`."]
+        if not c.objectives:
+            out += ["", "No availability objective (support-only contract)."]
+        else:
+            out += ["", "| service | target | uptime | down min | excluded min | no_data min "
+                    "| credit | claim by |", "|---|---|---|---|---|---|---|---|"]
+            for o in c.objectives:
+                a = o.account
+                claim = a.credit.claim_by if a.credit.status != "met" else ""
+                out.append("| " + " | ".join(_cell(x) for x in (
+                    a.service, f"{a.target:g} %", uptime_text(a), minutes(a.down_minutes),
+                    excluded_text(a), minutes(a.no_data_minutes), a.credit.describe(),
+                    claim or "-")) + " |")
+        incidents = [(o.account.service, i) for o in c.objectives for i in o.incidents]
+        if incidents:
+            out += ["", "### Incidents", "", "| service | start | end | minutes | failure "
+                    "classes |", "|---|---|---|---|---|"]
+            out += [f"| {s} | {utc_iso(i.start)} | {utc_iso(i.end)} | {minutes(i.minutes)} | "
+                    f"{', '.join(i.failure_classes) or '-'} |" for s, i in incidents]
+        if c.maintenance:
+            out += ["", "### Maintenance", ""]
+            for m in c.maintenance:
+                out.append(f"- {_cell(maintenance_line(m))}")
+                out += [f"  - {_cell(line)}" for line in violation_lines(m)]
+        if c.declared:
+            out += ["", "### Declared exclusions", ""]
+            out += [f"- {_cell(declared_line(d))}" for d in c.declared]
+    return "\n".join(out) + "\n"
