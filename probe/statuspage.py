@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
-import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +18,11 @@ from aiohttp import web
 
 from probe.clock import Clock
 from probe.config import Config
+from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.model import ContractConfig
-from probe.contracts.month import Month, MonthAccount, account
+from probe.contracts.month import Month
 from probe.ledger import LedgerReader
+from probe.report.data import account_json
 from probe.support.incidents import Incident, iso, read_incidents
 from probe.support.report import incidents_json
 
@@ -30,32 +31,28 @@ RECENT_DAYS = 30
 RECENT_LIMIT = 50
 BUCKET_SECONDS = 900  # every time zone's offset is a multiple of 15 minutes
 
-CreditProjector = Callable[[ContractConfig, MonthAccount], dict[str, Any] | None]
-
-
 # -- data -----------------------------------------------------------------------------------
 
 
-def _month_to_date(acc: MonthAccount, start: int, now: float) -> dict[str, Any]:
-    elapsed = max(0.0, (min(now, start + acc.minutes_in_month * 60) - start) / 60)
+def _month_to_date(acc: ObjectiveAccount, now: float) -> dict[str, Any]:
+    """The report's account of the month so far (probe.contracts.accounts, the single source
+    of month figures), plus the downtime budget and the uptime over the elapsed part."""
+    figures = account_json(acc)
+    for key in ("service", "method", "target_percent", "credit"):
+        figures.pop(key)
+    elapsed = max(0.0, (min(now, acc.month_end) - acc.month_start) / 60)
     budget = acc.budget_minutes
-    return {
-        "uptime_percent": acc.uptime_percent,
-        "elapsed_uptime_percent": (100.0 * (1 - acc.down_minutes / elapsed)
-                                   if elapsed > 0 else None),
+    figures.update({
         "target_met": acc.met,
-        "minutes_in_month": acc.minutes_in_month,
         "minutes_elapsed": elapsed,
-        "up_minutes": acc.up_minutes,
-        "down_minutes": acc.down_minutes,
-        "excluded_minutes": dict(acc.excluded_minutes),
-        "no_data_minutes": acc.no_data_minutes,
-        "pending_minutes": acc.pending_minutes,
+        "elapsed_uptime_percent": (100.0 * (1 - acc.downtime_minutes / elapsed)
+                                   if elapsed > 0 else None),
         "budget_minutes": budget,
         "budget_remaining_minutes": acc.budget_remaining_minutes,
         "budget_remaining_percent": (100.0 * acc.budget_remaining_minutes / budget
                                      if budget > 0 else None),
-    }
+    })
+    return figures
 
 
 def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
@@ -118,12 +115,12 @@ def _state(contract: ContractConfig, reader: LedgerReader, service: str,
     }
 
 
-def _contract_status(contract: ContractConfig, reader: LedgerReader, now: float,
-                     credit: CreditProjector | None) -> dict[str, Any]:
+def _contract_status(config: Config, contract: ContractConfig, reader: LedgerReader,
+                     now: float) -> dict[str, Any]:
     zone = contract.zone
     month = Month.containing(now, zone)
     start, end = month.bounds(zone)
-    counts = reader.month_counts(contract.name, start, end)
+    accounts = {a.service: a for a in month_accounts(_only(config, contract), reader, month, now)}
     support_zone = contract.support.zone if contract.support is not None else zone
     incidents = read_incidents(contract, reader, now - RECENT_DAYS * 86400, now + 1, now)
     open_incidents = [i for i in incidents if i.open]
@@ -132,19 +129,15 @@ def _contract_status(contract: ContractConfig, reader: LedgerReader, now: float,
     daily = _daily(contract, reader, now, targets)
     services: list[dict[str, Any]] = []
     for objective in contract.objectives:
-        acc = account(
-            contract=contract.name, service=objective.service, month=month, zone=zone,
-            target=objective.target, window_seconds=contract.window_seconds,
-            counts=counts.get(objective.service, Counter()), now=now,
-        )
+        acc = accounts[objective.service]
         services.append({
             "service": objective.service,
             "target_percent": objective.target,
             "method": objective.method,
             **_state(contract, reader, objective.service, now),
-            "month_to_date": _month_to_date(acc, start, now),
-            # Filled by the report module (probe.report.month_accounts) when wired in:
-            "projected_credit": credit(contract, acc) if credit is not None else None,
+            "month_to_date": _month_to_date(acc, now),
+            # the credit the month earns if it ended now (contract credit tiers)
+            "projected_credit": account_json(acc)["credit"],
             "open_incidents": sum(1 for i in open_incidents if i.service == objective.service),
             "daily": daily[objective.service],
         })
@@ -172,20 +165,25 @@ def _contract_status(contract: ContractConfig, reader: LedgerReader, now: float,
     }
 
 
-def build_status(config: Config, reader: LedgerReader, now: float, *,
-                 credit: CreditProjector | None = None) -> dict[str, Any]:
+def _only(config: Config, contract: ContractConfig) -> Config:
+    """`config` narrowed to one contract (month accounts are per calendar month, and each
+    contract's current month depends on its own time zone)."""
+    return config.model_copy(update={"contracts": [contract]})
+
+
+def build_status(config: Config, reader: LedgerReader, now: float) -> dict[str, Any]:
     """Everything the status page shows, JSON-ready.
 
     Per contract and service: the current state (latest verdict), month-to-date uptime
     against the target (contract 000's formula: 1 - down / minutes in the whole month, so
     it only falls as the month goes on) with the downtime budget left, a 90-day strip of
     daily availability, and open and recent incidents with their deadlines.
-    `projected_credit` is whatever `credit(contract, month_account)` returns, else None.
+    `projected_credit` is the credit the month would earn if it ended now.
     """
     return {
         "generated_at": iso(now),
         "generated_at_epoch": now,
-        "contracts": [_contract_status(c, reader, now, credit) for c in config.contracts],
+        "contracts": [_contract_status(config, c, reader, now) for c in config.contracts],
     }
 
 
@@ -265,7 +263,7 @@ def _services_table(contract: dict[str, Any]) -> str:
             + _td("down_minutes", _num(mtd["down_minutes"], 1), "num")
             + _td("budget_remaining_minutes", _num(mtd["budget_remaining_minutes"], 1), "num")
             + _td("open_incidents", str(s["open_incidents"]), "num")
-            + _td("projected_credit", NONE if credit is None else json.dumps(credit))
+            + _td("projected_credit", NONE if credit is None else str(credit["description"]))
             + "</tr>"
         )
     return (

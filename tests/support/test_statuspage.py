@@ -13,8 +13,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from probe.config import Config
-from probe.contracts.model import ContractConfig
-from probe.contracts.month import MonthAccount
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.statuspage import add_status_routes, build_status, render_status_page
@@ -100,15 +98,12 @@ class TestBuildStatus:
             ("a", "2026-06-07 10:01 CEST"), ("b", "2026-06-09 08:01 CEST")][::-1]
         assert service(build_status(seed(ledger), ledger, NOW), "b")["open_incidents"] == 1
 
-    def test_projected_credit_comes_from_the_hook_or_stays_empty(self, ledger: Ledger) -> None:
-        cfg = seed(ledger)
-        assert service(build_status(cfg, ledger, NOW), "a")["projected_credit"] is None
-
-        def credit(con: ContractConfig, acc: MonthAccount) -> dict[str, Any]:
-            return {"contract": con.name, "down": acc.down_minutes}
-
-        got = service(build_status(cfg, ledger, NOW, credit=credit), "a")["projected_credit"]
-        assert got == {"contract": "c", "down": 60.0}
+    def test_projected_credit_is_the_contracts_credit_if_the_month_ended_now(
+        self, ledger: Ledger,
+    ) -> None:
+        status = build_status(seed(ledger), ledger, NOW)
+        assert service(status, "a")["projected_credit"]["status"] == "missed_no_credit_terms"
+        assert service(status, "b")["projected_credit"]["status"] == "met"
 
     def test_the_status_is_json(self, ledger: Ledger) -> None:
         status = build_status(seed(ledger), ledger, NOW)
