@@ -285,8 +285,10 @@ class LedgerReader:
         """Current verdicts equal to `verdict` with `start <= window_start < end`, by
         service then oldest (or newest) first; `limit` caps the rows (e.g. 1: the first up
         after t)."""
-        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
-               "AND verdict=? AND window_start >= ? AND window_start < ?")
+        # without ANALYZE statistics SQLite would pick windows_month and sort
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows INDEXED BY windows_by_verdict "
+               "WHERE contract=? AND scope=? AND verdict=? AND window_start >= ? "
+               "AND window_start < ?")
         args: list[Any] = [contract, scope, verdict.value, start, end]
         if service is not None:
             sql += " AND service=?"
@@ -310,21 +312,22 @@ class LedgerReader:
             ).fetchone()
         return None if row is None else _verdict_row(row)
 
-    def bucket_counts(
-        self, contract: str, start: int, end: int, bucket_seconds: int, scope: str = "local"
-    ) -> list[tuple[str, int, str, str, int, int]]:
-        """(service, bucket_start, verdict, reason, windows, window_seconds) for current
-        verdicts in [start, end), grouped into epoch-aligned buckets of `bucket_seconds`
-        (900 s buckets fold into local days of any time zone)."""
+    def revision_cursor(self) -> int:
+        """The id of the newest stored decision (every write of a verdict adds one)."""
         with self._read() as conn:
-            return conn.execute(
-                "SELECT service, (window_start / ?) * ? AS bucket, verdict, reason, COUNT(*), "
-                "window_seconds FROM windows WHERE contract=? AND scope=? "
-                "AND window_start >= ? AND window_start < ? "
-                "GROUP BY service, bucket, verdict, reason, window_seconds "
-                "ORDER BY service, bucket",
-                (bucket_seconds, bucket_seconds, contract, scope, start, end),
+            row = conn.execute("SELECT MAX(id) FROM window_revisions").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def revised_since(self, contract: str, cursor: int, scope: str = "local") -> list[int]:
+        """Window starts of `contract` decided or revised after `revision_cursor()` was
+        `cursor`: what a cache of past figures must recompute."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT window_start FROM window_revisions "
+                "WHERE id > ? AND contract=? AND scope=?",
+                (cursor, contract, scope),
             ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def latest_decided(self, scope: str = "local") -> float | None:
         with self._read() as conn:

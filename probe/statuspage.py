@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import html
-from collections import defaultdict
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -22,6 +25,7 @@ from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.model import ContractConfig
 from probe.contracts.month import Month
 from probe.ledger import LedgerReader
+from probe.model import Verdict
 from probe.report.data import account_json
 from probe.support.incidents import Incident, iso, read_incidents
 from probe.support.report import incidents_json
@@ -29,7 +33,6 @@ from probe.support.report import incidents_json
 STRIP_DAYS = 90
 RECENT_DAYS = 30
 RECENT_LIMIT = 50
-BUCKET_SECONDS = 900  # every time zone's offset is a multiple of 15 minutes
 
 # -- data -----------------------------------------------------------------------------------
 
@@ -55,37 +58,83 @@ def _month_to_date(acc: ObjectiveAccount, now: float) -> dict[str, Any]:
     return figures
 
 
+DayCounts = dict[str, Counter[tuple[str, str]]]  # service -> (verdict, reason) -> windows
+
+
+class DailyCounts:
+    """Verdict counts per contract and local day, kept for days that have ended.
+
+    A past day's figures change only through a new decision about one of its windows, and
+    every decision is a row in the ledger's `window_revisions`: each call asks the ledger
+    which windows were decided since the last call and recounts only their days (and today).
+    The first call counts all 90 days; later ones cost two small queries.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._days: dict[tuple[str, str, dt.date], DayCounts] = {}
+        self._cursor: dict[str, int] = {}
+
+    def counts(self, contract: ContractConfig, reader: LedgerReader, days: list[dt.date],
+               now: float, scope: str = "local") -> dict[dt.date, DayCounts]:
+        zone = contract.zone
+        key = (contract.name, contract.timezone)
+        with self._lock:
+            cursor = reader.revision_cursor()  # before counting: later decisions show next time
+            previous = self._cursor.get(contract.name)
+            if previous is not None:
+                for t in reader.revised_since(contract.name, previous, scope):
+                    day = dt.datetime.fromtimestamp(t, tz=zone).date()
+                    self._days.pop((*key, day), None)
+            self._cursor[contract.name] = cursor
+            out: dict[dt.date, DayCounts] = {}
+            for day in days:
+                cached = self._days.get((*key, day))
+                if cached is None:
+                    start, end = _midnight(day, zone), _midnight(day + _ONE_DAY, zone)
+                    cached = reader.month_counts(contract.name, int(start), int(end), scope)
+                    if end <= now:
+                        self._days[(*key, day)] = cached
+                out[day] = cached
+            wanted = {(*key, day) for day in days}
+            for stale in [k for k in self._days if k[:2] == key and k not in wanted]:
+                del self._days[stale]
+            return out
+
+
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def _midnight(day: dt.date, zone: ZoneInfo) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
 def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
-           target: dict[str, float]) -> dict[str, list[dict[str, Any]]]:
+           target: dict[str, float], cache: DailyCounts) -> dict[str, list[dict[str, Any]]]:
     """Per service, one entry per local day of the last `STRIP_DAYS` days, today last."""
     zone = contract.zone
     today = dt.datetime.fromtimestamp(now, tz=zone).date()
     days = [today - dt.timedelta(days=n) for n in range(STRIP_DAYS - 1, -1, -1)]
-
-    def midnight(day: dt.date) -> float:
-        return dt.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
-
-    first = int(midnight(days[0]))
-    rows = reader.bucket_counts(contract.name, first, int(now) + 1, BUCKET_SECONDS)
-    minutes: dict[tuple[str, dt.date], dict[str, float]] = defaultdict(
-        lambda: {"up": 0.0, "down": 0.0, "excluded": 0.0, "no_data": 0.0})
-    for service, bucket, verdict, _reason, count, window_seconds in rows:
-        day = dt.datetime.fromtimestamp(bucket, tz=zone).date()
-        minutes[(service, day)][verdict] += count * window_seconds / 60.0
+    counts = cache.counts(contract, reader, days, now)
+    per = contract.window_seconds / 60.0
     out: dict[str, list[dict[str, Any]]] = {}
     for service in contract.services():
         strip: list[dict[str, Any]] = []
         for day in days:
-            start = midnight(day)
-            end = min(midnight(day + dt.timedelta(days=1)), now)
+            start = _midnight(day, zone)
+            end = min(_midnight(day + _ONE_DAY, zone), now)
             day_minutes = max(0.0, (end - start) / 60)
-            m = minutes[(service, day)]
-            measured = m["up"] + m["down"] + m["excluded"]
-            availability = (100.0 * (1 - m["down"] / day_minutes)
+            m: Counter[str] = Counter()
+            for (verdict, _reason), n in counts[day].get(service, Counter()).items():
+                m[verdict] += n
+            down = m[Verdict.DOWN.value] * per
+            measured = (m[Verdict.UP.value] + m[Verdict.DOWN.value]
+                        + m[Verdict.EXCLUDED.value]) * per
+            availability = (100.0 * (1 - down / day_minutes)
                             if measured > 0 and day_minutes > 0 else None)
             if availability is None:
                 status = "none"
-            elif m["down"] == 0:
+            elif down == 0:
                 status = "up"
             elif availability >= target[service]:
                 status = "degraded"
@@ -93,7 +142,7 @@ def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
                 status = "down"
             strip.append({
                 "date": day.isoformat(), "availability_percent": availability,
-                "status": status, "minutes": day_minutes, "down_minutes": m["down"],
+                "status": status, "minutes": day_minutes, "down_minutes": down,
                 "measured_minutes": measured,
             })
         out[service] = strip
@@ -116,7 +165,7 @@ def _state(contract: ContractConfig, reader: LedgerReader, service: str,
 
 
 def _contract_status(config: Config, contract: ContractConfig, reader: LedgerReader,
-                     now: float) -> dict[str, Any]:
+                     now: float, cache: DailyCounts) -> dict[str, Any]:
     zone = contract.zone
     month = Month.containing(now, zone)
     start, end = month.bounds(zone)
@@ -126,7 +175,7 @@ def _contract_status(config: Config, contract: ContractConfig, reader: LedgerRea
     open_incidents = [i for i in incidents if i.open]
     recent = sorted((i for i in incidents if not i.open), key=lambda i: -i.start)[:RECENT_LIMIT]
     targets = {o.service: o.target for o in contract.objectives}
-    daily = _daily(contract, reader, now, targets)
+    daily = _daily(contract, reader, now, targets, cache)
     services: list[dict[str, Any]] = []
     for objective in contract.objectives:
         acc = accounts[objective.service]
@@ -171,19 +220,22 @@ def _only(config: Config, contract: ContractConfig) -> Config:
     return config.model_copy(update={"contracts": [contract]})
 
 
-def build_status(config: Config, reader: LedgerReader, now: float) -> dict[str, Any]:
+def build_status(config: Config, reader: LedgerReader, now: float, *,
+                 cache: DailyCounts | None = None) -> dict[str, Any]:
     """Everything the status page shows, JSON-ready.
 
     Per contract and service: the current state (latest verdict), month-to-date uptime
     against the target (contract 000's formula: 1 - down / minutes in the whole month, so
     it only falls as the month goes on) with the downtime budget left, a 90-day strip of
     daily availability, and open and recent incidents with their deadlines.
-    `projected_credit` is the credit the month would earn if it ended now.
+    `projected_credit` is the credit the month would earn if it ended now. Pass the same
+    `cache` to repeated calls to count past days only once.
     """
+    cache = cache if cache is not None else DailyCounts()
     return {
         "generated_at": iso(now),
         "generated_at_epoch": now,
-        "contracts": [_contract_status(config, c, reader, now) for c in config.contracts],
+        "contracts": [_contract_status(config, c, reader, now, cache) for c in config.contracts],
     }
 
 
@@ -367,6 +419,7 @@ def add_status_routes(
     its own time zone) and `contract=NAME`. The ledger is read on a worker thread.
     """
     headers = {"Cache-Control": "no-store"}
+    daily = DailyCounts()
 
     def unavailable() -> web.Response:
         return web.json_response({"error": "ledger not open yet"}, status=503,
@@ -376,7 +429,8 @@ def add_status_routes(
         reader = reader_getter()
         if reader is None:
             return None
-        return await asyncio.to_thread(build_status, config_getter(), reader, clock.wall())
+        return await asyncio.to_thread(functools.partial(
+            build_status, config_getter(), reader, clock.wall(), cache=daily))
 
     async def page(_: web.Request) -> web.StreamResponse:
         status = await status_data()

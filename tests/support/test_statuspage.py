@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from probe.config import Config
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
-from probe.statuspage import add_status_routes, build_status, render_status_page
+from probe.statuspage import DailyCounts, add_status_routes, build_status, render_status_page
 from tests.realtools import free_port, require_tool
 from tests.support.builders import SIMPLE_SUPPORT, ZURICH, FixedClock, at, config, contract, run
 
@@ -108,6 +108,40 @@ class TestBuildStatus:
     def test_the_status_is_json(self, ledger: Ledger) -> None:
         status = build_status(seed(ledger), ledger, NOW)
         assert json.loads(json.dumps(status)) == status
+
+
+class TestDailyCounts:
+    def test_past_days_are_counted_once(self, ledger: Ledger,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+        cfg = seed(ledger)
+        calls: list[tuple[int, int]] = []
+        real = ledger.month_counts
+
+        def counting(contract: str, start: int, end: int, scope: str = "local") -> Any:
+            calls.append((start, end))
+            return real(contract, start, end, scope)
+
+        monkeypatch.setattr(ledger, "month_counts", counting)
+        cache = DailyCounts()
+        first = build_status(cfg, ledger, NOW, cache=cache)
+        assert len(calls) == 90
+        calls.clear()
+        cached = build_status(cfg, ledger, NOW + M, cache=cache)
+        assert calls == [(int(at(ZURICH, 2026, 6, 10)), int(at(ZURICH, 2026, 6, 11)))]  # today
+        assert cached == build_status(cfg, ledger, NOW + M)
+        assert first["contracts"][0]["services"][0]["daily"][-1]["date"] == "2026-06-10"
+
+    def test_a_new_decision_about_a_past_day_is_recounted(self, ledger: Ledger) -> None:
+        cfg = seed(ledger)
+        cache = DailyCounts()
+        before = {d["date"]: d for d in service(build_status(cfg, ledger, NOW, cache=cache),
+                                                "b")["daily"]}
+        assert before["2026-06-01"]["status"] == "none"
+        ledger.write_verdicts(run("c", "b", at(ZURICH, 2026, 6, 1, 9), "DDDU"))
+        after = {d["date"]: d for d in service(build_status(cfg, ledger, NOW, cache=cache),
+                                               "b")["daily"]}
+        assert after["2026-06-01"]["down_minutes"] == 3
+        assert after["2026-06-01"]["status"] == "down"
 
 
 class TestRenderStatusPage:
