@@ -30,6 +30,7 @@ from probe.report.data import account_json
 from probe.support.incidents import Incident, iso, read_incidents
 from probe.support.report import incidents_json
 
+SCOPES = ("local", "quorum")
 STRIP_DAYS = 90
 RECENT_DAYS = 30
 RECENT_LIMIT = 50
@@ -72,21 +73,21 @@ class DailyCounts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._days: dict[tuple[str, str, dt.date], DayCounts] = {}
-        self._cursor: dict[str, int] = {}
+        self._days: dict[tuple[str, str, str, dt.date], DayCounts] = {}
+        self._cursor: dict[tuple[str, str], int] = {}
 
     def counts(self, contract: ContractConfig, reader: LedgerReader, days: list[dt.date],
                now: float, scope: str = "local") -> dict[dt.date, DayCounts]:
         zone = contract.zone
-        key = (contract.name, contract.timezone)
+        key = (contract.name, scope, contract.timezone)
         with self._lock:
             cursor = reader.revision_cursor()  # before counting: later decisions show next time
-            previous = self._cursor.get(contract.name)
+            previous = self._cursor.get((contract.name, scope))
             if previous is not None:
                 for t in reader.revised_since(contract.name, previous, scope):
                     day = dt.datetime.fromtimestamp(t, tz=zone).date()
                     self._days.pop((*key, day), None)
-            self._cursor[contract.name] = cursor
+            self._cursor[(contract.name, scope)] = cursor
             out: dict[dt.date, DayCounts] = {}
             for day in days:
                 cached = self._days.get((*key, day))
@@ -97,7 +98,7 @@ class DailyCounts:
                         self._days[(*key, day)] = cached
                 out[day] = cached
             wanted = {(*key, day) for day in days}
-            for stale in [k for k in self._days if k[:2] == key and k not in wanted]:
+            for stale in [k for k in self._days if k[:3] == key and k not in wanted]:
                 del self._days[stale]
             return out
 
@@ -110,12 +111,13 @@ def _midnight(day: dt.date, zone: ZoneInfo) -> float:
 
 
 def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
-           target: dict[str, float], cache: DailyCounts) -> dict[str, list[dict[str, Any]]]:
+           target: dict[str, float], cache: DailyCounts, *,
+           scope: str) -> dict[str, list[dict[str, Any]]]:
     """Per service, one entry per local day of the last `STRIP_DAYS` days, today last."""
     zone = contract.zone
     today = dt.datetime.fromtimestamp(now, tz=zone).date()
     days = [today - dt.timedelta(days=n) for n in range(STRIP_DAYS - 1, -1, -1)]
-    counts = cache.counts(contract, reader, days, now)
+    counts = cache.counts(contract, reader, days, now, scope)
     per = contract.window_seconds / 60.0
     out: dict[str, list[dict[str, Any]]] = {}
     for service in contract.services():
@@ -150,8 +152,8 @@ def _daily(contract: ContractConfig, reader: LedgerReader, now: float,
 
 
 def _state(contract: ContractConfig, reader: LedgerReader, service: str,
-           now: float) -> dict[str, Any]:
-    latest = reader.latest_window(contract.name, service)
+           now: float, scope: str) -> dict[str, Any]:
+    latest = reader.latest_window(contract.name, service, scope)
     if latest is None:
         return {"state": "unknown", "state_reason": "", "state_window_start": None,
                 "state_age_seconds": None}
@@ -165,17 +167,19 @@ def _state(contract: ContractConfig, reader: LedgerReader, service: str,
 
 
 def _contract_status(config: Config, contract: ContractConfig, reader: LedgerReader,
-                     now: float, cache: DailyCounts) -> dict[str, Any]:
+                     now: float, *, cache: DailyCounts, scope: str) -> dict[str, Any]:
     zone = contract.zone
     month = Month.containing(now, zone)
     start, end = month.bounds(zone)
-    accounts = {a.service: a for a in month_accounts(_only(config, contract), reader, month, now)}
+    accounts = {a.service: a for a in month_accounts(_only(config, contract), reader, month,
+                                                     now, scope)}
     support_zone = contract.support.zone if contract.support is not None else zone
-    incidents = read_incidents(contract, reader, now - RECENT_DAYS * 86400, now + 1, now)
+    incidents = read_incidents(contract, reader, now - RECENT_DAYS * 86400, now + 1, now,
+                               scope=scope)
     open_incidents = [i for i in incidents if i.open]
     recent = sorted((i for i in incidents if not i.open), key=lambda i: -i.start)[:RECENT_LIMIT]
     targets = {o.service: o.target for o in contract.objectives}
-    daily = _daily(contract, reader, now, targets, cache)
+    daily = _daily(contract, reader, now, targets, cache, scope=scope)
     services: list[dict[str, Any]] = []
     for objective in contract.objectives:
         acc = accounts[objective.service]
@@ -183,7 +187,7 @@ def _contract_status(config: Config, contract: ContractConfig, reader: LedgerRea
             "service": objective.service,
             "target_percent": objective.target,
             "method": objective.method,
-            **_state(contract, reader, objective.service, now),
+            **_state(contract, reader, objective.service, now, scope),
             "month_to_date": _month_to_date(acc, now),
             # the credit the month earns if it ended now (contract credit tiers)
             "projected_credit": account_json(acc)["credit"],
@@ -221,7 +225,7 @@ def _only(config: Config, contract: ContractConfig) -> Config:
 
 
 def build_status(config: Config, reader: LedgerReader, now: float, *,
-                 cache: DailyCounts | None = None) -> dict[str, Any]:
+                 cache: DailyCounts | None = None, scope: str = "local") -> dict[str, Any]:
     """Everything the status page shows, JSON-ready.
 
     Per contract and service: the current state (latest verdict), month-to-date uptime
@@ -235,7 +239,9 @@ def build_status(config: Config, reader: LedgerReader, now: float, *,
     return {
         "generated_at": iso(now),
         "generated_at_epoch": now,
-        "contracts": [_contract_status(config, c, reader, now, cache) for c in config.contracts],
+        "scope": scope,
+        "contracts": [_contract_status(config, c, reader, now, cache=cache, scope=scope)
+                      for c in config.contracts],
     }
 
 
@@ -393,7 +399,8 @@ def render_status_page(status: dict[str, Any]) -> str:
 
 
 def _incidents_payload(config: Config, reader: LedgerReader, now: float,
-                       contract_name: str | None, month_text: str | None) -> dict[str, Any]:
+                       contract_name: str | None, month_text: str | None, *,
+                       scope: str) -> dict[str, Any]:
     contracts = [c for c in config.contracts
                  if contract_name is None or c.name == contract_name]
     if contract_name is not None and not contracts:
@@ -403,7 +410,7 @@ def _incidents_payload(config: Config, reader: LedgerReader, now: float,
         month = (Month.parse(month_text) if month_text
                  else Month.containing(now, contract.zone))
         start, end = month.bounds(contract.zone)
-        items += incidents_json(contract, reader, start, end, now)
+        items += incidents_json(contract, reader, start, end, now, scope=scope)
     return {"generated_at": iso(now), "month": month_text, "incidents": items}
 
 
@@ -415,8 +422,9 @@ def add_status_routes(
 ) -> None:
     """Serve `/` (HTML), `/api/v1/status` and `/api/v1/incidents` (JSON) on `app`.
 
-    `/api/v1/incidents` takes `month=YYYY-MM` (default: each contract's current month, in
-    its own time zone) and `contract=NAME`. The ledger is read on a worker thread.
+    All take `scope=local|quorum` (default local: this vantage's verdicts);
+    `/api/v1/incidents` also `month=YYYY-MM` (default: each contract's current month, in its
+    own time zone) and `contract=NAME`. The ledger is read on a worker thread.
     """
     headers = {"Cache-Control": "no-store"}
     daily = DailyCounts()
@@ -425,35 +433,52 @@ def add_status_routes(
         return web.json_response({"error": "ledger not open yet"}, status=503,
                                  headers=headers)
 
-    async def status_data() -> dict[str, Any] | None:
+    def bad_scope(request: web.Request) -> web.Response | None:
+        if request.query.get("scope", "local") in SCOPES:
+            return None
+        return web.json_response({"error": f"scope must be one of {', '.join(SCOPES)}"},
+                                 status=400, headers=headers)
+
+    async def status_data(request: web.Request) -> dict[str, Any] | None:
         reader = reader_getter()
         if reader is None:
             return None
         return await asyncio.to_thread(functools.partial(
-            build_status, config_getter(), reader, clock.wall(), cache=daily))
+            build_status, config_getter(), reader, clock.wall(), cache=daily,
+            scope=request.query.get("scope", "local")))
 
-    async def page(_: web.Request) -> web.StreamResponse:
-        status = await status_data()
+    async def page(request: web.Request) -> web.StreamResponse:
+        refused = bad_scope(request)
+        if refused is not None:
+            return refused
+        status = await status_data(request)
         if status is None:
             return unavailable()
         return web.Response(text=render_status_page(status), content_type="text/html",
                             charset="utf-8", headers=headers)
 
-    async def status_json(_: web.Request) -> web.StreamResponse:
-        status = await status_data()
+    async def status_json(request: web.Request) -> web.StreamResponse:
+        refused = bad_scope(request)
+        if refused is not None:
+            return refused
+        status = await status_data(request)
         if status is None:
             return unavailable()
         return web.json_response(status, headers=headers)
 
     async def incidents(request: web.Request) -> web.StreamResponse:
+        refused = bad_scope(request)
+        if refused is not None:
+            return refused
         reader = reader_getter()
         if reader is None:
             return unavailable()
         month = request.query.get("month")
         contract = request.query.get("contract")
         try:
-            payload = await asyncio.to_thread(_incidents_payload, config_getter(), reader,
-                                              clock.wall(), contract, month)
+            payload = await asyncio.to_thread(functools.partial(
+                _incidents_payload, config_getter(), reader, clock.wall(), contract, month,
+                scope=request.query.get("scope", "local")))
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400, headers=headers)
         except KeyError:

@@ -31,7 +31,8 @@ def _earliest(values: dict[Key, float], key: Key, value: float | None) -> None:
         values[key] = min(value, values.get(key, value))
 
 
-def incident_metric_families(config: Config, reader: LedgerReader, now: float) -> list[Metric]:
+def incident_metric_families(config: Config, reader: LedgerReader, now: float, *,
+                             scope: str = "local") -> list[Metric]:
     """`sla_probe_incident_*` families for every contract of `config`, at instant `now`."""
     open_count: dict[Key, float] = {}
     started: dict[Key, float] = {}
@@ -48,7 +49,8 @@ def incident_metric_families(config: Config, reader: LedgerReader, now: float) -
             inc.deadlines.report_due is not None and inc.deadlines.report_due >= now),
     }
     for contract in config.contracts:
-        for incident in read_incidents(contract, reader, now - LOOKBACK_SECONDS, now + 1, now):
+        for incident in read_incidents(contract, reader, now - LOOKBACK_SECONDS, now + 1, now,
+                                       scope=scope):
             key = _key(incident)
             if incident.open:
                 open_count[key] = open_count.get(key, 0) + 1

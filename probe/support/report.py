@@ -12,7 +12,7 @@ from probe.support.incidents import read_incidents
 
 def incidents_json(
     config: Config | ContractConfig, reader: LedgerReader, month_start: float,
-    month_end: float, now: float,
+    month_end: float, now: float, *, scope: str = "local",
 ) -> list[dict[str, Any]]:
     """Incidents overlapping `[month_start, month_end)` of every contract in `config` (or of
     the one contract given), oldest first.
@@ -26,7 +26,8 @@ def incidents_json(
     out: list[dict[str, Any]] = []
     for contract in contracts:
         zone = contract.support.zone if contract.support is not None else contract.zone
-        for incident in read_incidents(contract, reader, month_start, month_end, now):
+        for incident in read_incidents(contract, reader, month_start, month_end, now,
+                                       scope=scope):
             item = incident.to_dict(now, zone)
             item["down_minutes_in_period"] = incident.down_minutes_between(month_start,
                                                                            month_end)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -179,6 +180,19 @@ class TestStatusRoutes:
         assert response.headers["Cache-Control"] == "no-store"
         assert "Service level status" in await response.text()
 
+    async def test_the_quorum_scope_reads_quorum_verdicts(
+        self, client: TestClient[web.Request, web.Application], ledger: Ledger,
+    ) -> None:
+        ledger.write_verdicts([dataclasses.replace(w, scope="quorum")
+                               for w in run("c", "a", NOW - 3 * M, "UDD")])
+        body = await (await client.get("/api/v1/status?scope=quorum")).json()
+        assert body["scope"] == "quorum"
+        [a] = [s for s in body["contracts"][0]["services"] if s["service"] == "a"]
+        assert a["state"] == "down"
+        assert a["month_to_date"]["down_minutes"] == 2
+        incidents = await (await client.get("/api/v1/incidents?scope=quorum")).json()
+        assert [i["service"] for i in incidents["incidents"]] == ["a"]
+
     async def test_status_json_is_build_status(
         self, client: TestClient[web.Request, web.Application], ledger: Ledger,
     ) -> None:
@@ -198,11 +212,16 @@ class TestStatusRoutes:
         body = await response.json()
         assert sorted(i["service"] for i in body["incidents"]) == sorted(services)
 
-    @pytest.mark.parametrize(("query", "status"), [("?month=June", 400),
-                                                   ("?contract=nope", 404)])
+    @pytest.mark.parametrize(("path", "status"), [
+        ("/api/v1/incidents?month=June", 400),
+        ("/api/v1/incidents?contract=nope", 404),
+        ("/api/v1/incidents?scope=everywhere", 400),
+        ("/api/v1/status?scope=everywhere", 400),
+        ("/?scope=everywhere", 400),
+    ])
     async def test_bad_queries(self, client: TestClient[web.Request, web.Application],
-                               query: str, status: int) -> None:
-        response = await client.get("/api/v1/incidents" + query)
+                               path: str, status: int) -> None:
+        response = await client.get(path)
         assert response.status == status
         assert "error" in await response.json()
 
