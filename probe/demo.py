@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,7 +17,8 @@ from aiohttp import web
 
 from probe.clock import Clock, SystemClock
 from probe.config import Config, config_from_data
-from probe.contracts.month import Month, account, utc_iso
+from probe.contracts.accounts import month_accounts
+from probe.contracts.month import Month, utc_iso
 from probe.daemon import Daemon
 from probe.ledger import Ledger, LedgerReader
 from probe.model import WindowVerdict
@@ -118,20 +118,20 @@ class Table:
 
     def __call__(self, verdicts: Sequence[WindowVerdict]) -> None:
         now = self.clock.wall()
-        for v in verdicts:
-            contract = next(c for c in self.config.contracts if c.name == v.contract)
+        uptime: dict[tuple[str, str], float] = {}
+        for contract in self.config.contracts:
             month = Month.containing(now, contract.zone)
-            start, end = month.bounds(contract.zone)
-            counts = self.reader.month_counts(v.contract, start, end).get(v.service)
-            acc = account(contract=v.contract, service=v.service, month=month,
-                          zone=contract.zone, target=contract.objectives[0].target,
-                          window_seconds=v.window_seconds, counts=counts or Counter(),
-                          now=now)
+            single = self.config.model_copy(update={"contracts": [contract]})
+            for acc in month_accounts(single, self.reader, month, now):
+                uptime[(acc.contract, acc.service)] = acc.uptime_percent
+        for v in verdicts:
             verdict = v.verdict.value + (f":{v.reason.value}" if v.reason.value else "")
+            mtd = uptime.get((v.contract, v.service), 100.0)
+            script = scripted(v.window_start // v.window_seconds)
             self.out.write(
                 f"{utc_iso(v.window_start):<21} {v.contract:<11} {verdict:<9} "
                 f"{v.attempts:>3} {v.failures:>4}  {','.join(v.failure_classes):<22} "
-                f"{acc.uptime_percent:>9.4f}%  {scripted(v.window_start // v.window_seconds)}\n"
+                f"{mtd:>9.4f}%  {script}\n"
             )
         self.out.flush()
 

@@ -1,0 +1,30 @@
+"""`sla-probe demo`: the scripted vendor, decided window by window, matches its own script."""
+
+from __future__ import annotations
+
+import io
+
+from probe.demo import run_demo
+
+
+class TestDemo:
+    async def test_every_scripted_window_gets_the_verdict_its_rule_implies(self) -> None:
+        out = io.StringIO()
+        code = await run_demo(window=1, duration=15, listen="127.0.0.1:0", state_dir=None,
+                              out=out)
+        assert code == 0
+        rows = [line.split() for line in out.getvalue().splitlines()
+                if line[:4].isdigit()]
+        first = min(r[0] for r in rows)  # the daemon started inside it: partly measured
+        seen: dict[tuple[str, str], set[str]] = {}
+        for r in rows:
+            if r[0] == first:
+                continue
+            contract, verdict = r[1], r[2]
+            script = " ".join(r[r.index(next(x for x in r if x.endswith("%"))) + 1:])
+            seen.setdefault((contract, script), set()).add(verdict)
+        assert seen[("vendor-all", "full outage (HTTP 503)")] == {"down"}
+        assert seen[("vendor-any", "full outage (HTTP 503)")] == {"down"}
+        assert seen[("vendor-all", "partial outage (first half fails)")] == {"up"}
+        assert seen[("vendor-any", "partial outage (first half fails)")] == {"down"}
+        assert seen[("vendor-all", "healthy")] == {"up"}
