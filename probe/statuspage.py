@@ -351,7 +351,10 @@ def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
             _td("failure_classes", ", ".join(inc["failure_classes"])),
         ]
         for name, _ in _DEADLINES:
-            passed = " passed" if inc[f"{name}_passed"] else ""
+            # a passed response time matters while the incident is open; notices are owed
+            # either way
+            owing = inc["state"] == "open" or name in ("notice_due", "report_due")
+            passed = " passed" if inc[f"{name}_passed"] and owing else ""
             cells.append(_td(name + "_local", inc[f"{name}_local"] or NONE, passed.strip()))
         rows.append(f'<tr data-incident="{html.escape(inc["id"])}">{"".join(cells)}</tr>')
     return (
