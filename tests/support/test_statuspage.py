@@ -158,6 +158,20 @@ class TestRenderStatusPage:
         assert "&lt;tls&gt;" in page
         assert "<tls>" not in page
 
+    def test_a_passed_response_time_is_marked_only_while_the_incident_is_open(
+        self, ledger: Ledger,
+    ) -> None:
+        status = build_status(seed(ledger), ledger, NOW + 2 * 86400)
+        incidents = status["contracts"][0]["incidents"]
+        [opened] = incidents["open"]
+        assert opened["response_due_passed"] is True
+        assert {i["response_due_passed"] for i in incidents["recent"]} == {True}
+        rows = dict(re.findall(r'<tr data-incident="([^"]+)">(.*?)</tr>',
+                               render_status_page(status)))
+        assert 'class="passed" data-field="response_due_local"' in rows.pop(opened["id"])
+        assert len(rows) == len(incidents["recent"]) == 2
+        assert not any('class="passed"' in row for row in rows.values())
+
     def test_without_contracts_the_page_says_so(self, ledger: Ledger) -> None:
         page = render_status_page({"generated_at": "2026-06-10T10:00:00Z", "contracts": []})
         assert "No contracts configured." in page
