@@ -101,8 +101,9 @@ class BusinessCalendar:
     def intervals(self, day: dt.date) -> tuple[Interval, ...]:
         """The business intervals of one local date as UTC epoch `[open, close)` pairs.
 
-        A wall-clock time skipped by a DST change maps to the instant after the change, so
-        an interval never runs backwards; a repeated hour is counted twice, as it happens.
+        A wall-clock time skipped by a DST change is read with the offset before the change
+        (02:30 on the spring-forward night is 03:30), an interval that would run backwards is
+        dropped, and a repeated hour is counted twice, as it happens.
         """
         cached = self._cache.get(day)
         if cached is not None:
