@@ -16,7 +16,15 @@ from probe.model import Reason, Verdict, WindowVerdict
 from probe.support.model import SupportTerms
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "config" / "support-examples.yaml"
+EXAMPLES = REPO / "config" / "contracts"
+
+
+def _support_block(contract: str) -> dict[str, Any]:
+    """The `support:` block of the seed contract in config/contracts/<contract>.yaml."""
+    data = yaml.safe_load((EXAMPLES / f"{contract}.yaml").read_text(encoding="utf-8"))
+    [entry] = [c for c in data["contracts"] if c["name"] == contract]
+    block: dict[str, Any] = entry["support"]
+    return block
 
 ZURICH = ZoneInfo("Europe/Zurich")
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -36,13 +44,11 @@ def local(t: float, zone: ZoneInfo) -> str:
 
 
 def example_terms(contract: str) -> SupportTerms:
-    data = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
-    return SupportTerms.model_validate(data[contract]["support"])
+    return SupportTerms.model_validate(_support_block(contract))
 
 
 def example_support(contract: str, **changes: Any) -> dict[str, Any]:
-    data = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
-    block: dict[str, Any] = data[contract]["support"]
+    block = _support_block(contract)
     block.update(changes)
     return block
 

@@ -119,7 +119,8 @@ class TestDailyCounts:
         real = ledger.month_counts
 
         def counting(contract: str, start: int, end: int, scope: str = "local") -> Any:
-            calls.append((start, end))
+            if end - start <= 25 * 3600:  # a day of the strip (the month figures count apart)
+                calls.append((start, end))
             return real(contract, start, end, scope)
 
         monkeypatch.setattr(ledger, "month_counts", counting)
