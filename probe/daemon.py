@@ -28,6 +28,7 @@ from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
 from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.scheduler import Job, Scheduler
+from probe.sdnotify import SdNotifier
 from probe.statuspage import add_status_routes
 from probe.support.metrics import incident_metric_families
 from probe.web import build_app, start_site
@@ -101,6 +102,7 @@ class Daemon:
         self._jobs: list[Job] = []
         self._resources = Resources(clock=self.clock)
         self._draining = False
+        self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,8 +178,10 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                group.create_task(self._systemd(scheduler), name="systemd-notify")
                 await self.stop_event.wait()
                 self._draining = True
+                self._notifier.stopping()
                 scheduler.stop()
                 grace = 0.0 if self._force.is_set() else self.config.probe.shutdown_grace
                 drain = asyncio.create_task(scheduler.drain(grace), name="drain")
@@ -209,6 +213,7 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
+        self._notifier.close()
         log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
@@ -265,6 +270,7 @@ class Daemon:
             log.warning("reload_partial", why="listen and state_dir change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
+        self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
         self.decider.config = new
@@ -272,6 +278,7 @@ class Daemon:
         await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
+        self._notifier.ready(f"probing {len(jobs)} checks")
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
@@ -290,6 +297,20 @@ class Daemon:
         )
         if written:
             log.info("exclusions_applied", revisions=written)
+
+    async def _systemd(self, scheduler: Scheduler) -> None:
+        """READY=1 once the ledger is open and the scheduler has ticked; then the watchdog,
+        pinged from the event loop only while the scheduler makes progress."""
+        notifier = self._notifier
+        if not notifier.enabled:
+            return
+        while self._jobs and scheduler.ticks == 0 and not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 0.05)
+        if self.stop_event.is_set():
+            return
+        notifier.ready(f"probing {len(self._jobs)} checks")
+        await notifier.keep_alive(lambda: scheduler.heartbeat, self.stop_event)
 
     async def _prune_loop(self) -> None:
         retention = self.config.probe.attempt_retention
