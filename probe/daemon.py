@@ -28,7 +28,11 @@ from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
 from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.scheduler import Job, Scheduler
+from probe.sdnotify import SdNotifier
+from probe.statuspage import add_status_routes
+from probe.support.metrics import incident_metric_families
 from probe.web import build_app, start_site
+from probe.webconfig import load_web_config
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -98,6 +102,7 @@ class Daemon:
         self._jobs: list[Job] = []
         self._resources = Resources(clock=self.clock)
         self._draining = False
+        self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -111,6 +116,11 @@ class Daemon:
 
     async def startup(self) -> None:
         config = self.config
+        # TLS and basic auth for the listener; a bad file stops us before anything starts.
+        web_config = (
+            None if config.probe.web_config_file is None
+            else load_web_config(config.probe.web_config_file)
+        )
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
@@ -133,14 +143,22 @@ class Daemon:
             spread=probe.spread, jitter=probe.jitter,
         )
         collector = LedgerCollector(
-            lambda: self.config, reader, self.clock.wall, self.scheduler, self._metric_extras
+            lambda: self.config, reader, self.clock.wall, self.scheduler,
+            [incident_metric_families, *self._metric_extras],
         )
         app = build_app(
             registry=build_registry(collector), config=lambda: self.config, reader=reader,
             ready=self.ready, now=self.clock.wall,
+            middlewares=[] if web_config is None else [
+                web_config.middleware(public_paths=("/-/healthy", "/-/ready"))
+            ],
         )
+        add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(app, probe.host, port)
+        self._runner, self.bound_port = await start_site(
+            app, probe.host, port,
+            ssl_context=None if web_config is None else web_config.ssl_context(),
+        )
         if self._install_signals:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
@@ -160,8 +178,10 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                group.create_task(self._systemd(scheduler), name="systemd-notify")
                 await self.stop_event.wait()
                 self._draining = True
+                self._notifier.stopping()
                 scheduler.stop()
                 grace = 0.0 if self._force.is_set() else self.config.probe.shutdown_grace
                 drain = asyncio.create_task(scheduler.drain(grace), name="drain")
@@ -193,6 +213,7 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
+        self._notifier.close()
         log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
@@ -253,6 +274,7 @@ class Daemon:
             log.warning("reload_partial", why="listen and state_dir change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
+        self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
         self.decider.config = new
@@ -260,6 +282,7 @@ class Daemon:
         await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
+        self._notifier.ready(f"probing {len(jobs)} checks")
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
@@ -278,6 +301,20 @@ class Daemon:
         )
         if written:
             log.info("exclusions_applied", revisions=written)
+
+    async def _systemd(self, scheduler: Scheduler) -> None:
+        """READY=1 once the ledger is open and the scheduler has ticked; then the watchdog,
+        pinged from the event loop only while the scheduler makes progress."""
+        notifier = self._notifier
+        if not notifier.enabled:
+            return
+        while self._jobs and scheduler.ticks == 0 and not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 0.05)
+        if self.stop_event.is_set():
+            return
+        notifier.ready(f"probing {len(self._jobs)} checks")
+        await notifier.keep_alive(lambda: scheduler.heartbeat, self.stop_event)
 
     async def _prune_loop(self) -> None:
         retention = self.config.probe.attempt_retention

@@ -39,7 +39,8 @@ def test_bench_runs_in_tiny_mode(which: str, tmp_path: Path) -> None:
         side = data["side_by_side"]
         assert {"bare_aiohttp", "sla_probe"} <= set(side)  # type: ignore[arg-type]
         assert "cpu_s_per_1000" in side["sla_probe"]  # type: ignore[index]
-        assert data["rate_sweep"] and data["scale"]
+        assert data["rate_sweep"]
+        assert data["scale"]
         assert "render_json_s" in data["month_report"]  # type: ignore[operator]
     else:
         assert {"kill9", "hostile", "secrets"} <= set(data)

@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from probe.config import parse_config
 from probe.daemon import Daemon
@@ -47,7 +49,7 @@ def verdicts(state_dir: Path, contract: str) -> dict[int, str]:
     reader = Ledger.reader(state_dir)
     try:
         return {v.window_start: v.verdict.value for v in reader.windows(contract, 0, 2**40)}
-    except sqlite3.OperationalError:  # the daemon has created the file, not yet the schema
+    except sqlite3.OperationalError:  # the daemon created the file but has not migrated it yet
         return {}
     finally:
         reader.close()
@@ -102,6 +104,11 @@ class TestDaemonWindows:
                     text = await resp.text()
                 async with http.get(f"{base}/api/v1/verdicts/latest") as resp:
                     latest = await resp.json()
+                async with http.get(f"{base}/") as resp:
+                    assert resp.status == 200
+                    assert "text/html" in resp.headers["Content-Type"]
+                async with http.get(f"{base}/api/v1/status") as resp:
+                    status = await resp.json()
             daemon.request_stop()
             await asyncio.wait_for(task, 10)
         assert 'sla_probe_attempts_total{check="health",result="ok",service="api"}' in text
@@ -110,6 +117,7 @@ class TestDaemonWindows:
         assert 'sla_probe_month_uptime_ratio{contract="all",scope="local",service="api"} 1.0' \
             in text
         assert {row["contract"] for row in latest} == {"all", "any"}
+        assert {c["name"] for c in status["contracts"]} == {"all", "any"}
 
     async def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(
         self, state_dir: Path, tmp_path: Path
@@ -184,10 +192,106 @@ class TestKillAndRestart:
         path.write_text(config_text(state_dir, "http://127.0.0.1:9/", "http://127.0.0.1:9/",
                                     free_port(), 1))
         proc = _spawn(path)
-        deadline = time.monotonic() + 20
-        while not verdicts(state_dir, "all") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        try:
+            deadline = time.monotonic() + 20
+            while not verdicts(state_dir, "all") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
         assert "Traceback" not in _log(path)
         assert os.path.exists(state_dir / LEDGER_FILE)
+
+
+class TestSignals:
+    async def test_second_sigint_forces_exit_while_an_attempt_hangs(
+        self, state_dir: Path, tmp_path: Path
+    ) -> None:
+        hung: list[asyncio.StreamWriter] = []
+
+        async def never_answer(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            hung.append(w)
+
+        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        path = tmp_path / "config.yaml"
+        path.write_text(textwrap.dedent(f"""\
+            probe: {{state_dir: "{state_dir}", listen: "127.0.0.1:{free_port()}",
+                     shutdown_grace: 60s, spread: false, jitter: 0}}
+            services:
+              - name: api
+                checks: [{{name: hang, type: http, url: "http://127.0.0.1:{port}/",
+                           interval: 50s, timeout: 40s}}]
+            contracts:
+              - {{name: c, objectives: [{{service: api, target: 99.9}}]}}
+            """))
+        proc = _spawn(path)
+        try:
+            await wait_until(lambda: len(hung) >= 1, 20)
+            proc.send_signal(signal.SIGINT)
+            await asyncio.sleep(0.5)
+            assert proc.poll() is None, "the first SIGINT drains, it does not exit at once"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + 10
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert proc.poll() == 0, _log(path)
+            assert time.monotonic() - started < 10
+            assert "forcing" in _log(path)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            for w in hung:
+                w.close()
+            server.close()
+            await server.wait_closed()
+
+
+class TestSystemdNotify:
+    async def test_ready_after_the_first_tick_then_watchdog_then_stopping(
+        self, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """READY=1 only once the scheduler ticked; WATCHDOG=1 from the loop; STOPPING=1."""
+        sock_path = tmp_path / "notify.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(sock_path))
+        sock.setblocking(False)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+        monkeypatch.setenv("WATCHDOG_USEC", "400000")
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        received: list[str] = []
+
+        def drain() -> None:
+            while True:
+                try:
+                    received.append(sock.recv(4096).decode())
+                except BlockingIOError:
+                    return
+
+        try:
+            async with ScheduledTarget() as target, ScheduledTarget() as control:
+                cfg = parse_config(config_text(state_dir, target.url, control.url))
+                daemon = Daemon(cfg, install_signals=False)
+                task = asyncio.create_task(daemon.serve())
+
+                def seen(word: str) -> bool:
+                    drain()
+                    return any(word in m for m in received)
+
+                await wait_until(lambda: seen("WATCHDOG=1"), 15)
+                assert daemon.scheduler is not None
+                assert daemon.scheduler.ticks > 0
+                daemon.request_stop()
+                await asyncio.wait_for(task, 10)
+                drain()
+        finally:
+            sock.close()
+        ready = next(i for i, m in enumerate(received) if "READY=1" in m)
+        watchdog = next(i for i, m in enumerate(received) if "WATCHDOG=1" in m)
+        stopping = next(i for i, m in enumerate(received) if "STOPPING=1" in m)
+        assert ready < watchdog < stopping

@@ -12,11 +12,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from probe.contracts.accounts import ObjectiveAccount, account_objective, first_affected
+from probe.contracts.accounts import (
+    ObjectiveAccount,
+    account_objective,
+    first_affected,
+    month_totals,
+)
 from probe.contracts.exclusions import Declared, assessments, declared_exclusions
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import Month, first_window, utc_iso
 from probe.model import Verdict, WindowVerdict
+from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
     from probe.config import Config
@@ -93,6 +99,7 @@ class ContractReport:
     objectives: list[ObjectiveReport]
     maintenance: list[Assessment]
     declared: list[DeclaredView]
+    support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -187,7 +194,7 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
         rows = reader.notable_windows(
             contract.name, start, end, scope,
             failed_up=any(o.method == "requests" for o in contract.objectives))
-        totals = reader.window_totals(contract.name, start, end, scope)
+        totals = month_totals(reader, contract, start, end, scope)
         by_service: defaultdict[str, list[WindowVerdict]] = defaultdict(list)
         for v in rows:
             by_service[v.service].append(v)
@@ -214,6 +221,8 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             denominator=contract.denominator, no_data_policy=contract.no_data,
             window_seconds=ws, month_start=start, month_end=end, final=now >= end,
             objectives=objectives, maintenance=in_month, declared=views,
+            support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
+                               if contract.support is not None else []),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -226,6 +235,7 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
     c = acc.credit
     return {
         "service": acc.service, "method": acc.method, "target_percent": acc.target,
+        "clause": acc.clause,
         "uptime_percent": round(acc.uptime_percent, 4), "uptime_ratio": acc.uptime_ratio,
         "met": acc.met, "status": acc.status,
         "minutes_in_month": _num(acc.minutes_in_month), "up_minutes": _num(acc.up_minutes),
@@ -298,5 +308,6 @@ def report_json(report: MonthReport) -> dict[str, Any]:
                            for o in c.objectives],
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
+            "support_incidents": c.support_incidents,
         } for c in report.contracts],
     }
