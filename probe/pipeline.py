@@ -179,13 +179,10 @@ class Decider:
                 continue
             while cursor + w <= complete:
                 last = min(int(complete // w) * w, cursor + MAX_WINDOWS_PER_BATCH * w)
-                verdicts = await self._decide_range(contract.name, cursor, last, now)
-                if self._adjust is not None:
-                    verdicts = await self._worker.call(self._adjust, self.config, verdicts)
+                # One call on the ledger thread: read, decide, lay exclusions, commit. The
+                # event loop only waits, so a big batch does not hold up attempt starts.
                 written += await self._worker.call(
-                    self._worker.ledger.write_verdicts, verdicts, "decider",
-                    {(contract.name, "local"): last},
-                )
+                    self._decide_and_store, self.config, contract.name, cursor, last, now)
                 cursor = last
         if written:
             self.decided += len(written)
@@ -197,33 +194,16 @@ class Decider:
                     log.exception("verdict_listener_failed")
         return written
 
-    async def _decide_range(
-        self, contract_name: str, start: int, end: int, now: float
+    def _decide_and_store(
+        self, config: Config, contract_name: str, start: int, end: int, now: float
     ) -> list[WindowVerdict]:
-        config = self.config
-        contract = next(c for c in config.contracts if c.name == contract_name)
-        w = contract.window_seconds
-        attempts = await self._worker.call(self._worker.ledger.outcomes_between, start, end)
-        by_window: dict[int, dict[tuple[Role, str], list[Attempt]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
-        for a in attempts:
-            by_window[window_start(a.started_at, w)][(a.role, a.service)].append(a)
-        out: list[WindowVerdict] = []
-        for ws in range(start, end, w):
-            groups = by_window.get(ws, {})
-            controls = groups.get((Role.CONTROL, "_controls"), [])
-            for service in contract.services():
-                verdict = decide(
-                    contract=contract.name, service=service, start=ws, window_seconds=w,
-                    rule=contract.rule,
-                    service_attempts=groups.get((Role.SERVICE, service), []),
-                    control_attempts=controls,
-                    dependency_attempts=groups.get((Role.DEPENDENCY, service), []),
-                    decided_at=now,
-                )
-                out.append(verdict)
-        return out
+        """On the ledger thread: the verdicts of [start, end), exclusions, one commit."""
+        ledger = self._worker.ledger
+        verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
+                                start=start, end=end, now=now)
+        if self._adjust is not None:
+            verdicts = self._adjust(config, verdicts)
+        return ledger.write_verdicts(verdicts, "decider", {(contract_name, "local"): end})
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -238,3 +218,33 @@ class Decider:
                 await self.decide_ready()
             except Exception:
                 log.exception("decide_failed")
+
+
+def decide_range(
+    config: Config, contract_name: str, attempts: Sequence[Attempt], *, start: int, end: int,
+    now: float,
+) -> list[WindowVerdict]:
+    """Every service's verdict in each window of [start, end) from the attempts there."""
+    contract = next(c for c in config.contracts if c.name == contract_name)
+    w = contract.window_seconds
+    by_window: dict[int, dict[tuple[Role, str], list[Attempt]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for a in attempts:
+        by_window[window_start(a.started_at, w)][(a.role, a.service)].append(a)
+    out: list[WindowVerdict] = []
+    for ws in range(start, end, w):
+        groups = by_window.get(ws, {})
+        controls = groups.get((Role.CONTROL, "_controls"), [])
+        out.extend(
+            decide(
+                contract=contract.name, service=service, start=ws, window_seconds=w,
+                rule=contract.rule,
+                service_attempts=groups.get((Role.SERVICE, service), []),
+                control_attempts=controls,
+                dependency_attempts=groups.get((Role.DEPENDENCY, service), []),
+                decided_at=now,
+            )
+            for service in contract.services()
+        )
+    return out
