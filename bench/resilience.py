@@ -101,7 +101,7 @@ def kill9(workdir: Path, cycles: int, seed: int = 9) -> dict[str, Any]:
             proc.wait(10)
             killed = time.time()
             snapshots.append(read_verdicts(state))
-            time.sleep(rng.uniform(0.0, 2.0))
+            time.sleep(rng.uniform(0.0, 1.5))
             dead.append((killed, time.time()))
         proc = spawn([PYTHON, "-m", "probe", "run", "-c", str(config)], log=log)
         time.sleep(4.0)

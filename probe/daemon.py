@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -164,6 +165,12 @@ class Daemon:
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
                  checks=len(self._jobs), contracts=len(config.contracts),
                  state_dir=str(probe.state_dir))
+        # Everything built so far (config, checks, jobs) lives as long as the daemon: move it
+        # out of the cyclic collector's sight, so that full collections, which attempts'
+        # garbage triggers, do not walk ten thousand checks' objects each time (schedule
+        # lag spikes of seconds at 10,000 checks, see BENCHMARKS.md).
+        gc.collect()
+        gc.freeze()
         self.started.set()
 
     async def main_loop(self) -> None:
