@@ -76,6 +76,24 @@ def _expand(data: Any, loc: Loc, source: SourceMap, problems: list[str]) -> Any:
     return data
 
 
+def _unbuildable_line(node: yaml.Node | None) -> int:
+    """The line of the first scalar (in document order) the safe loader cannot build."""
+    loader = yaml.SafeLoader("")
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.ScalarNode):
+            try:
+                loader.construct_object(item, deep=True)
+            except (ValueError, OverflowError, yaml.YAMLError):
+                return item.start_mark.line + 1
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(reversed(item.value))
+        elif isinstance(item, yaml.MappingNode):
+            stack.extend(reversed([part for pair in item.value for part in pair]))
+    return 1
+
+
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     """Parse `path`; `${VAR}` references are expanded, problems raise `ConfigError`."""
     name = str(path)
@@ -105,6 +123,9 @@ def parse_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
                            f"(character {exc.character!r})"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{name}:1: invalid YAML: {exc}"]) from None
+    except (ValueError, OverflowError) as exc:  # a scalar that cannot be built: 2026-13-45
+        line = _unbuildable_line(yaml.compose(text, Loader=yaml.SafeLoader))
+        raise ConfigError([f"{name}:{line}: invalid value: {exc}"]) from None
     lines: dict[Loc, int] = {}
     if node is not None:
         lines[()] = node.start_mark.line + 1

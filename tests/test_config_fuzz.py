@@ -123,7 +123,11 @@ def test_arbitrary_text_is_refused_with_file_and_line(text: str) -> None:
         _assert_named(exc, "fuzz.yaml")
 
 
-@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n", "[]\n", "42\n", "~\n"])
+@pytest.mark.parametrize("text", [
+    "", "   \n", "# only a comment\n", "[]\n", "42\n", "~\n",
+    "\x08\nprobe: {}\n",  # a character YAML refuses (found by the fuzzer)
+    "probe:\n  vantage: x\nservices:\n  - name: 2026-13-45\n",  # an impossible timestamp
+])
 def test_empty_and_non_mapping_documents_name_a_line(text: str, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text, encoding="utf-8")
