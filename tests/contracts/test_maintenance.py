@@ -112,7 +112,8 @@ class TestDfnsScheduledMaintenance:
         [a] = judge("dfns", entry(start, hours, 20, zone="America/New_York"))
         assert summary(a) == ("valid", hours * 60, 0, rules)
         assert [v.binding for v in a.violations] == [False] * len(rules)
-        assert not a.invalid and a.warnings
+        assert not a.invalid
+        assert a.warnings
 
     def test_thirteen_days_notice_is_not_enough(self) -> None:
         [a] = judge("dfns", entry("2026-10-06 01:00", 1, 13, zone="America/New_York"))
