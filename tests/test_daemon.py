@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -46,6 +47,8 @@ def verdicts(state_dir: Path, contract: str) -> dict[int, str]:
     reader = Ledger.reader(state_dir)
     try:
         return {v.window_start: v.verdict.value for v in reader.windows(contract, 0, 2**40)}
+    except sqlite3.OperationalError:  # the daemon created the file but has not migrated it yet
+        return {}
     finally:
         reader.close()
 
