@@ -84,6 +84,7 @@ class MqttLink:
         self._resync_from = resync_from
         self.wake = asyncio.Event()
         self.connected = False
+        self.subscribed = False
         self.connects = 0
         self.published = 0
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -123,7 +124,7 @@ class MqttLink:
             if self.connected:
                 attempt = 0
                 self._lost_at = self._clock.wall()
-            self.connected = False
+            self.connected = self.subscribed = False
             if stop.is_set():
                 break
             delay = backoff(attempt, broker.reconnect_min, broker.reconnect_max, self._rng)
@@ -149,6 +150,7 @@ class MqttLink:
                 since = await self._resync_from(self._lost_at)
                 request = SyncRequest(self.vantage, since, self._clock.wall())
                 await client.publish(request.topic, encode(request.payload(), self._key), qos=1)
+            self.subscribed = True
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send_loop(client), name="mqtt-send")
                 group.create_task(self._receive_loop(client), name="mqtt-receive")

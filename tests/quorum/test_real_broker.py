@@ -1,0 +1,182 @@
+"""Three real daemons (vantages a, b, c) and one real Mosquitto on loopback, in real time."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import time
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from probe import logs
+from probe.model import Reason, Verdict
+from probe.quorum.codec import Vote, encode
+from tests.quorum.conftest import Cluster
+from tests.servers import ScheduledTarget, wait_until
+
+pytest.importorskip("aiomqtt")
+import aiomqtt
+
+W = 1  # seconds per window
+
+
+def next_window(lead: int = 2) -> int:
+    return math.ceil(time.time() / W) * W + lead * W
+
+
+def have(cluster: Cluster, contract: str, windows: range, scope: str = "quorum") -> bool:
+    return all(set(windows) <= set(v.verdicts(contract, scope))
+               for v in cluster.vantages.values())
+
+
+async def metrics(port: int) -> str:
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        return await resp.text()
+
+
+@pytest.mark.real
+class TestQuorumWithMosquitto:
+    async def test_vendor_outage_seen_by_every_vantage_is_quorum_down(
+        self, cluster: Cluster
+    ) -> None:
+        first = next_window()
+        outage = {first + 2 * W, first + 3 * W}
+
+        def failing(t: float) -> bool:
+            return first + 2 * W <= t < first + 4 * W
+
+        observed = range(first, first + 6 * W, W)
+        async with ScheduledTarget(failing) as vendor, ScheduledTarget() as control:
+            for name in cluster.vantages:
+                await cluster.start(name, cluster.config(
+                    name, target=vendor.url, control=control.url, window=W))
+            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+            port = cluster.vantages["a"].daemon.bound_port  # type: ignore[union-attr]
+            text = await metrics(port)
+        for name, vantage in cluster.vantages.items():
+            got = vantage.verdicts("vendor")
+            assert {w for w in observed if got[w] == "down"} == outage, (name, got)
+            assert all(got[w] == "up" for w in observed if w not in outage), (name, got)
+            local = vantage.verdicts("vendor", "local")
+            assert {w for w in observed if local[w] == "down"} == outage, (name, local)
+            note = vantage.reader_windows("vendor", "quorum")[first + 2 * W].note
+            assert note == "quorum majority need 2 of 3: a=down,b=down,c=down"
+        assert 'sla_probe_month_downtime_seconds{contract="vendor",scope="quorum",' \
+               'service="api"} 2.0' in text
+        assert 'sla_probe_quorum_vantages 3.0' in text
+        assert 'sla_probe_quorum_broker_connected 1.0' in text
+
+    async def test_a_vantage_whose_controls_fail_abstains_and_the_quorum_stays_up(
+        self, cluster: Cluster
+    ) -> None:
+        first = next_window()
+        broken = {first + 2 * W, first + 3 * W}
+
+        def c_path_broken(t: float) -> bool:
+            return first + 2 * W <= t < first + 4 * W
+
+        observed = range(first, first + 6 * W, W)
+        async with ScheduledTarget() as vendor, ScheduledTarget() as control, \
+                ScheduledTarget(c_path_broken) as c_vendor, \
+                ScheduledTarget(c_path_broken) as c_control:
+            for name in cluster.vantages:
+                # rule `any`: one down vote would make the window down, unless c abstains
+                target, reach = (c_vendor, c_control) if name == "c" else (vendor, control)
+                await cluster.start(name, cluster.config(
+                    name, target=target.url, control=reach.url, window=W, rule="any"))
+            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+        c_local = cluster.vantages["c"].verdicts("vendor", "local")
+        assert {w for w in observed if c_local[w] == "excluded:vantage"} == broken
+        for name, vantage in cluster.vantages.items():
+            got = vantage.verdicts("vendor")
+            assert all(got[w] == "up" for w in observed), (name, got)
+            note = vantage.reader_windows("vendor", "quorum")[first + 2 * W].note
+            assert note == "quorum any need 1 of 2: a=up,b=up,c=excluded:vantage"
+
+    async def test_broker_down_for_several_windows_loses_and_duplicates_nothing(
+        self, cluster: Cluster
+    ) -> None:
+        first = next_window()
+        outage = {first + 5 * W, first + 6 * W}
+
+        def failing(t: float) -> bool:
+            return first + 5 * W <= t < first + 7 * W
+
+        observed = range(first, first + 12 * W, W)
+        truth = {w: "down" if w in outage else "up" for w in observed}
+        async with ScheduledTarget(failing) as vendor, ScheduledTarget() as control:
+            for name in cluster.vantages:
+                await cluster.start(name, cluster.config(
+                    name, target=vendor.url, control=control.url, window=W, grace="1s"))
+            await wait_until(lambda: have(cluster, "vendor", range(first, first + 2 * W)), 30)
+            cluster.broker.kill()
+            killed = time.time()
+            # while the broker is away: windows are decided locally and wait in the outbox
+            await wait_until(lambda: time.time() > first + 9 * W, 30)
+            daemons = [v.daemon for v in cluster.vantages.values()]
+            assert all(d is not None and d.quorum is not None
+                       and not d.quorum.link.connected for d in daemons)
+            waiting = [await metrics(d.bound_port) for d in daemons if d is not None]
+            assert all("sla_probe_quorum_outbox_pending 0.0" not in t for t in waiting)
+            cluster.broker.start()
+            restarted = time.time()
+            await wait_until(lambda: all(
+                {w: v.verdicts("vendor").get(w) for w in observed} == truth
+                for v in cluster.vantages.values()), 40)
+            texts = [await metrics(d.bound_port) for d in daemons if d is not None]
+        assert restarted - killed >= 6 * W
+        for name, vantage in cluster.vantages.items():
+            votes = vantage.votes("vendor")
+            for w in observed:
+                cast = votes[(w, "api")]
+                assert set(cast) == {"a", "b", "c"}, (name, w)
+                want = Verdict.DOWN if w in outage else Verdict.UP
+                assert {v.verdict for v in cast.values()} == {want}, (name, w, cast)
+            assert vantage.vote_updates() == 0, "a duplicate delivery changed a vote"
+        for text in texts:
+            assert "sla_probe_quorum_outbox_pending 0.0" in text
+            assert "sla_probe_quorum_broker_connected 1.0" in text
+
+    async def test_a_forged_verdict_is_rejected_logged_and_counted(
+        self, cluster: Cluster
+    ) -> None:
+        stream = io.StringIO()
+        logs.configure("warning", json=True, stream=stream)
+        first = next_window()
+        observed = range(first, first + 4 * W, W)
+        async with ScheduledTarget() as vendor, ScheduledTarget() as control:
+            for name in cluster.vantages:
+                await cluster.start(name, cluster.config(
+                    name, target=vendor.url, control=control.url, window=W, grace="3s"))
+            a = cluster.vantages["a"].daemon
+            assert a is not None
+            assert a.quorum is not None
+            await wait_until(lambda: all(
+                v.daemon is not None and v.daemon.quorum is not None
+                and v.daemon.quorum.link.subscribed for v in cluster.vantages.values()), 10)
+            fingerprint = a.quorum._fingerprints["vendor"]
+            forged = Vote("vendor", "api", "b", first + W, W, Verdict.DOWN, Reason.NONE,
+                          5, 5, ("http_status",), 99, time.time(), fingerprint)
+            mallory = Ed25519PrivateKey.generate()
+            async with aiomqtt.Client("127.0.0.1", cluster.broker.port) as client:
+                await client.publish(forged.topic, encode(forged.payload(), mallory), qos=1)
+                stranger = dataclasses.replace(forged, vantage="mallory")
+                await client.publish(stranger.topic, encode(stranger.payload(), mallory), qos=1)
+            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+            text = await metrics(a.bound_port)
+        assert 'sla_probe_quorum_rejected_total{reason="bad_signature"} 1.0' in text
+        assert 'sla_probe_quorum_rejected_total{reason="unknown_vantage"} 1.0' in text
+        events = [json.loads(line) for line in stream.getvalue().splitlines() if line]
+        rejected = [e for e in events if e.get("event") == "quorum_message_rejected"]
+        assert sorted(e["reason"] for e in rejected) == ["bad_signature"] * 3 + [
+            "unknown_vantage"] * 3  # each daemon, once each
+        assert all("'b'" in e["detail"] for e in rejected if e["reason"] == "bad_signature")
+        for name, vantage in cluster.vantages.items():
+            assert all(v == "up" for w, v in vantage.verdicts("vendor").items()
+                       if w in observed), name
+            assert vantage.votes("vendor")[(first + W, "api")]["b"].verdict == Verdict.UP
