@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -13,8 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe import logs
+from probe.ledger import Ledger
 from probe.model import Reason, Verdict
-from probe.quorum.codec import Vote, encode
+from probe.quorum import store
+from probe.quorum.codec import Vote, decode, encode
 from tests.quorum.conftest import Cluster
 from tests.servers import ScheduledTarget, wait_until
 
@@ -180,3 +183,46 @@ class TestQuorumWithMosquitto:
             assert all(v == "up" for w, v in vantage.verdicts("vendor").items()
                        if w in observed), name
             assert vantage.votes("vendor")[(first + W, "api")]["b"].verdict == Verdict.UP
+
+
+@pytest.mark.real
+class TestOutboxAcrossRestart:
+    async def test_verdicts_decided_without_a_broker_go_out_in_order_after_a_restart(
+        self, cluster: Cluster
+    ) -> None:
+        cluster.broker.kill()
+        a = cluster.vantages["a"]
+        async with ScheduledTarget() as vendor, ScheduledTarget() as control:
+            text = cluster.config("a", target=vendor.url, control=control.url, window=W)
+            daemon = await cluster.start("a", text)
+            await wait_until(lambda: len(a.verdicts("vendor", "local")) >= 3, 30)
+            daemon.request_stop()
+            assert a.task is not None
+            await asyncio.wait_for(a.task, 15)
+            decided = sorted(a.verdicts("vendor", "local"))
+            reader = Ledger.reader(a.state_dir)
+            try:
+                unsent, _, sent = reader.read(store.outbox_state)
+            finally:
+                reader.close()
+            assert (unsent, sent) == (len(decided), 0)
+
+            cluster.broker.start()
+            received: list[Vote] = []
+            keys = {"a": a.key.public_key()}
+            async with aiomqtt.Client("127.0.0.1", cluster.broker.port) as client:
+                await client.subscribe("sla-probe/v1/verdicts/#", qos=1)
+                await cluster.start("a", text)
+
+                async def collect() -> None:
+                    async for message in client.messages:
+                        got = decode(str(message.topic), bytes(message.payload), keys)  # type: ignore[arg-type]
+                        assert isinstance(got, Vote)
+                        received.append(got)
+                        if got.window_start >= decided[-1] + 2 * W:
+                            return
+
+                await asyncio.wait_for(collect(), 30)
+        starts = [v.window_start for v in received]
+        assert starts == sorted(set(starts)), "in order, each window once"
+        assert starts[:len(decided)] == decided
