@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import getpass
 import signal
 import socket
 import subprocess
@@ -42,13 +43,14 @@ def raw_public(key: Ed25519PrivateKey) -> str:
 class Broker:
     """One Mosquitto process on a fixed loopback port; can be killed and started again."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path,
+                 settings: str = "allow_anonymous true\n") -> None:
         self.binary = binary
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
-            f"persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            f"user {getpass.getuser()}\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+            f"listener {self.port} 127.0.0.1\n{settings}")
         self.log = workdir / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 
