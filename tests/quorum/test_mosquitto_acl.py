@@ -4,14 +4,23 @@ publish only under its own name, and everybody reads everybody's verdicts."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import math
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from tests.quorum.conftest import Broker
+from tests.quorum.conftest import Broker, Cluster
 from tests.realtools import require_tool
+from tests.servers import ScheduledTarget, wait_until
 
 aiomqtt = pytest.importorskip("aiomqtt")
 
@@ -71,3 +80,75 @@ class TestMosquittoAcl:
             async with aiomqtt.Client("127.0.0.1", guarded_broker.port, username="a",
                                       password="wrong"):
                 pass
+
+
+def _pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a broker certificate for 127.0.0.1: (ca.crt, broker.crt, broker.key)."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("sla-probe test CA"))
+          .issuer_name(name("sla-probe test CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name("broker"))
+            .issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.crt", directory / "broker.crt", directory / "broker.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.mark.real
+class TestDaemonsThroughTlsAndAcl:
+    async def test_vantages_with_passwords_over_tls_decide_the_quorum(
+        self, tmp_path: Path
+    ) -> None:
+        ca, cert, key = _pki(tmp_path)
+        passwd_tool = require_tool("mosquitto_passwd")
+        passwords = tmp_path / "passwd"
+        for i, (user, password) in enumerate(USERS.items()):
+            subprocess.run([passwd_tool, "-b", *(["-c"] if i == 0 else []), str(passwords),
+                            user, password], check=True, capture_output=True)
+        broker = Broker(require_tool("mosquitto"), tmp_path, (
+            f"allow_anonymous false\npassword_file {passwords}\nacl_file {ACL}\n"
+            f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"))
+        broker.start()
+        cluster = Cluster.make(tmp_path, broker)
+        try:
+            first = math.ceil(time.time()) + 2
+            observed = range(first, first + 3)
+            async with ScheduledTarget() as vendor, ScheduledTarget() as control:
+                for name in cluster.vantages:
+                    text = cluster.config(name, target=vendor.url, control=control.url,
+                                          window=1).replace(
+                        "broker: {host: 127.0.0.1,",
+                        f"broker: {{host: 127.0.0.1, tls: {{ca_file: '{ca}'}}, "
+                        f"username: {name}, password: {USERS[name]},")
+                    await cluster.start(name, text)
+                await wait_until(lambda: all(
+                    set(observed) <= set(v.verdicts("vendor"))
+                    for v in cluster.vantages.values()), 30)
+        finally:
+            await cluster.stop()
+            broker.stop()
+        for vantage in cluster.vantages.values():
+            assert all(vantage.verdicts("vendor")[w] == "up" for w in observed)
+            votes = vantage.votes("vendor")
+            assert all(set(votes[(w, "api")]) == {"a", "b", "c"} for w in observed)
