@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import ssl
 from typing import Any, Literal
@@ -152,6 +153,8 @@ class QuorumConfig(_Strict):
             if raw_public(load_public_key(self.peers[vantage])) != own:
                 out.append((("peers", vantage),
                             "is this vantage, but the key does not match signing_key"))
+        if importlib.util.find_spec("aiomqtt") is None:
+            out.append(((), "needs the mqtt extra: pip install 'sla-probe[mqtt]'"))
         n = len(self.voters(vantage))
         if self.k is not None and self.k > n:
             out.append((("k",), f"k={self.k} but only {n} vantages vote"))

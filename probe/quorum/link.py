@@ -45,6 +45,7 @@ log = structlog.get_logger("sla_probe.quorum")
 
 PUBLISH_BATCH = 100
 RECEIVE_BATCH = 500
+PRUNE_EVERY = 3600.0
 
 
 class MissingMqttError(RuntimeError):
@@ -89,6 +90,7 @@ class MqttLink:
         self.published = 0
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._lost_at: float | None = None
+        self._pruned_at = 0.0
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -164,6 +166,7 @@ class MqttLink:
             rows = await self._worker.call(ledger.read,
                                            lambda c: store.pending(c, PUBLISH_BATCH))
             if not rows:
+                await self._prune()
                 await self.wake.wait()
                 continue
             await asyncio.gather(*(client.publish(topic, payload, qos=1)
@@ -171,6 +174,18 @@ class MqttLink:
             ids = [row[0] for row in rows]
             await self._worker.call(ledger.write, store.mark_sent_fn(ids, self._clock.wall()))
             self.published += len(ids)
+
+    async def _prune(self) -> None:
+        """Drop sent rows older than `outbox_retention`, at most once per PRUNE_EVERY."""
+        now = self._clock.wall()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        before = now - self.quorum.outbox_retention
+        removed = await self._worker.call(self._worker.ledger.write,
+                                          lambda c: store.prune_outbox(c, before))
+        if removed:
+            log.info("quorum_outbox_pruned", removed=removed)
 
     # -- receiving ---------------------------------------------------------------------------
 

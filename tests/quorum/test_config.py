@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -111,3 +112,12 @@ class TestQuorumConfig:
         assert len(found) == 1
         assert found[0].startswith("config.yaml:27: quorum: signing_key: private key must be")
         assert "c2VjcmV0" not in found[0]
+
+    def test_without_the_mqtt_extra_the_section_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: None if name == "aiomqtt" else real(name, *a))
+        assert problems(with_quorum(GOOD)) == [
+            "config.yaml:27: quorum: needs the mqtt extra: pip install 'sla-probe[mqtt]'"]
