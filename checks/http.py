@@ -7,21 +7,29 @@ new client sees, not a warm pooled connection.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import hashlib
 import json
 import re
 import ssl
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks import base
+from checks.auth import AuthConfig, RequestAuth, merge_headers
 from checks.base import AttemptContext, CheckConfig, CheckFailure, Resources, Result
 from checks.jsonpath import MISSING, compile_path, lookup
 from checks.registry import register
 from probe.durations import Duration
 from probe.secrets import Secret, redact
+
+if TYPE_CHECKING:
+    from probe.clock import Clock
 
 
 class _Strict(BaseModel):
@@ -101,6 +109,8 @@ def build_ssl_context(options: TlsOptions) -> ssl.SSLContext:
 
 
 class HttpConfig(CheckConfig):
+    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
+
     type: Literal["http"] = "http"
     url: str = Field(pattern=r"^https?://")
     method: str = "GET"
@@ -113,6 +123,7 @@ class HttpConfig(CheckConfig):
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
     follow_redirects: bool = False
+    auth: AuthConfig | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpConfig:
@@ -197,20 +208,83 @@ def judge_body(expect: Expect, body: bytes) -> None:
             )
 
 
-class HttpCheck:
-    """Sends the configured request; a fresh connection per attempt unless told otherwise."""
+def certificate_evidence(der: bytes) -> dict[str, str]:
+    """Fingerprint, expiry (epoch seconds), subject and issuer of a DER certificate."""
+    evidence = {"tls_peer_sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return evidence
+    evidence["tls_not_after"] = str(int(cert.not_valid_after_utc.timestamp()))
+    evidence["tls_subject"] = cert.subject.rfc4514_string()
+    evidence["tls_issuer"] = cert.issuer.rfc4514_string()
+    return evidence
 
-    def __init__(self, config: HttpConfig, resources: Resources) -> None:
-        self.config = config
-        self._clock = resources.clock
-        self._ssl = build_ssl_context(config.tls) if config.url.startswith("https") else None
+
+_PEER_EVIDENCE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "sla_probe_peer_evidence", default=None
+)
+
+
+class EvidenceConnector(aiohttp.TCPConnector):
+    """Records the TLS peer certificate of every connection it opens or hands out.
+
+    The response may release (and, with fresh connections, close) its connection as soon as a
+    small body has arrived, before the caller can look at it; so the fingerprint is taken when
+    the connection is handed to the request and put into the dict the caller placed in
+    `_PEER_EVIDENCE` (a mutable holder, so it survives a copied context).
+    """
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        connection = await super().connect(req, traces, timeout)
+        holder = _PEER_EVIDENCE.get()
+        transport = connection.transport
+        if holder is not None and transport is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if der:
+                holder.update(certificate_evidence(der))
+        return connection
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Exchange:
+    """One completed HTTP request: status, capped body, latency and evidence."""
+
+    status: int
+    body: bytes
+    latency: float
+    evidence: dict[str, str]
+
+
+class HttpClient:
+    """The HTTP client of one check: its own session, TLS context and optional `auth`.
+
+    Shared by every HTTP-based check (`http`, `signing`, the EVM JSON-RPC checks) so they
+    classify transport failures, cap bodies and record evidence the same way.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        https: bool,
+        tls: TlsOptions,
+        fresh_connection: bool = True,
+        auth: AuthConfig | None = None,
+    ) -> None:
+        self._clock = clock
+        self._tls = tls
+        self._ssl = build_ssl_context(tls) if https else None
+        self._fresh = fresh_connection
+        self._auth = RequestAuth(auth) if auth is not None else None
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                force_close=self.config.fresh_connection,
-                use_dns_cache=not self.config.fresh_connection,
+            connector = EvidenceConnector(
+                force_close=self._fresh,
+                use_dns_cache=not self._fresh,
                 limit=0,
                 ssl=self._ssl if self._ssl is not None else True,
             )
@@ -218,6 +292,86 @@ class HttpCheck:
                 connector=connector, auto_decompress=True, trust_env=False
             )
         return self._session
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        max_body: int = 1 << 20,
+        follow_redirects: bool = False,
+    ) -> Exchange:
+        """Send one request; transport failures raise a classified, redacted `CheckFailure`."""
+        all_headers = dict(headers)
+        if self._auth is not None:
+            signed = self._auth.headers(method, url, body or b"", self._clock.wall())
+            all_headers = merge_headers(all_headers, signed)
+        kwargs: dict[str, Any] = {
+            "headers": all_headers,
+            "allow_redirects": follow_redirects,
+            "timeout": aiohttp.ClientTimeout(total=None),
+        }
+        if body is not None:
+            kwargs["data"] = body
+        if self._tls.server_name is not None and self._ssl is not None:
+            kwargs["server_hostname"] = self._tls.server_name
+        session = self._get_session()
+        peer: dict[str, str] = {}
+        token = _PEER_EVIDENCE.set(peer)
+        start = self._clock.monotonic()
+        try:
+            async with session.request(method, url, **kwargs) as response:
+                evidence: dict[str, str] = {"status": str(response.status)}
+                fingerprint = peer_certificate_sha256(response)
+                if fingerprint is not None:
+                    peer.setdefault("tls_peer_sha256", fingerprint)
+                data = await read_capped(response, max_body)
+                status = response.status
+        except CheckFailure as exc:
+            exc.evidence.update(peer)
+            raise
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+            failure_class, detail = classify_client_error(exc)
+            raise CheckFailure(failure_class, redact(detail), peer) from None
+        finally:
+            _PEER_EVIDENCE.reset(token)
+        evidence.update(peer)
+        evidence["body_sha256"] = hashlib.sha256(data).hexdigest()
+        return Exchange(status, data, self._clock.monotonic() - start, evidence)
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+            await asyncio.sleep(0)
+        self._session = None
+
+
+def encode_json(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def with_content_type(headers: Mapping[str, str], value: str) -> dict[str, str]:
+    out = dict(headers)
+    if not any(k.lower() == "content-type" for k in out):
+        out["Content-Type"] = value
+    return out
+
+
+class HttpCheck:
+    """Sends the configured request; a fresh connection per attempt unless told otherwise."""
+
+    def __init__(self, config: HttpConfig, resources: Resources) -> None:
+        self.config = config
+        self._clock = resources.clock
+        self._client = HttpClient(
+            clock=resources.clock,
+            https=config.url.startswith("https"),
+            tls=config.tls,
+            fresh_connection=config.fresh_connection,
+            auth=config.auth,
+        )
 
     def request_headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
@@ -227,39 +381,31 @@ class HttpCheck:
 
     async def run(self, ctx: AttemptContext) -> Result:
         cfg = self.config
-        session = self._get_session()
-        start = self._clock.monotonic()
-        kwargs: dict[str, Any] = {
-            "headers": self.request_headers(),
-            "allow_redirects": cfg.follow_redirects,
-            "timeout": aiohttp.ClientTimeout(total=None),
-        }
+        headers = self.request_headers()
+        body: bytes | None = None
         if cfg.body is not None:
-            kwargs["data"] = cfg.body.encode()
+            body = cfg.body.encode()
         elif cfg.json_body is not None:
-            kwargs["json"] = cfg.json_body
-        if cfg.tls.server_name is not None:
-            kwargs["server_hostname"] = cfg.tls.server_name
+            body = encode_json(cfg.json_body)
+            headers = with_content_type(headers, "application/json")
         try:
-            async with session.request(cfg.method, cfg.url, **kwargs) as response:
-                evidence: dict[str, str] = {"status": str(response.status)}
-                fingerprint = peer_certificate_sha256(response)
-                if fingerprint is not None:
-                    evidence["tls_peer_sha256"] = fingerprint
-                body = await read_capped(response, cfg.max_body)
-        except CheckFailure:
-            raise
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            failure_class, detail = classify_client_error(exc)
-            return Result.failure(failure_class, redact(detail))
-        latency = self._clock.monotonic() - start
-        evidence["body_sha256"] = hashlib.sha256(body).hexdigest()
-        if response.status not in cfg.expect.status:
-            return Result(
-                False, base.HTTP_STATUS, f"HTTP {response.status}", latency, evidence
+            answer = await self._client.exchange(
+                cfg.method,
+                cfg.url,
+                headers=headers,
+                body=body,
+                max_body=cfg.max_body,
+                follow_redirects=cfg.follow_redirects,
             )
+        except CheckFailure as exc:
+            if exc.failure_class == base.TOO_LARGE:
+                raise
+            return Result(False, exc.failure_class, exc.detail, None, exc.evidence)
+        latency, evidence = answer.latency, answer.evidence
+        if answer.status not in cfg.expect.status:
+            return Result(False, base.HTTP_STATUS, f"HTTP {answer.status}", latency, evidence)
         try:
-            judge_body(cfg.expect, body)
+            judge_body(cfg.expect, answer.body)
         except CheckFailure as exc:
             return Result(False, exc.failure_class, redact(exc.detail), latency, evidence)
         if cfg.expect.max_latency is not None and latency > cfg.expect.max_latency:
@@ -267,13 +413,10 @@ class HttpCheck:
                 False, base.SLOW, f"answered in {latency:.3f}s, limit "
                 f"{cfg.expect.max_latency:g}s", latency, evidence,
             )
-        return Result(True, None, f"HTTP {response.status}", latency, evidence)
+        return Result(True, None, f"HTTP {answer.status}", latency, evidence)
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-            await asyncio.sleep(0)
-        self._session = None
+        await self._client.aclose()
 
 
 @register("http", HttpConfig)

@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe.clock import Clock, SystemClock
 from probe.config import Config, config_from_data
-from probe.contracts.month import Month, account, utc_iso
+from probe.contracts.accounts import month_accounts
+from probe.contracts.month import Month, utc_iso
 from probe.daemon import Daemon
+from probe.demo_signer import make_signing_handler, public_key_pem, signing_check_config
 from probe.ledger import Ledger, LedgerReader
 from probe.model import WindowVerdict
 from probe.web import start_site
@@ -30,6 +32,7 @@ SCRIPT = {
     3: "full outage (HTTP 503)",
     6: "partial outage (first half fails)",
     8: "slow answers (2 of 3 over the timeout)",
+    9: "bad signatures (signing service)",
     10: "a single failed attempt",
 }
 
@@ -45,6 +48,9 @@ class SimulatedVendor:
         self.clock = clock
         self.window = window
         self.timeout = timeout
+        self.key = Ed25519PrivateKey.generate()
+        self._good_signer = make_signing_handler(self.key, bad_every=0)
+        self._bad_signer = make_signing_handler(self.key, bad_every=1)
         self._failed_once: set[int] = set()
         self._slow_count: dict[int, int] = {}
 
@@ -70,6 +76,11 @@ class SimulatedVendor:
             return web.json_response({"status": "error"}, status=500)
         return web.json_response({"status": "ok"})
 
+    async def sign(self, request: web.Request) -> web.Response:
+        index, _ = self._position()
+        signer = self._bad_signer if index % CYCLE == 9 else self._good_signer
+        return await signer(request)
+
     async def control(self, _request: web.Request) -> web.Response:
         return web.Response(text="reachable\n")
 
@@ -77,26 +88,33 @@ class SimulatedVendor:
         app = web.Application()
         app.router.add_get("/health", self.health)
         app.router.add_get("/control", self.control)
+        app.router.add_post("/v1/sign", self.sign)
         return app
 
 
-def demo_config(vendor_url: str, window: float, listen: str, state_dir: Path) -> Config:
+def demo_config(vendor_url: str, window: float, listen: str, state_dir: Path,
+                public_key: str) -> Config:
     interval = window / 6
     timeout = min(2.0, interval * 0.4)
+    signing = {**signing_check_config("sign", f"{vendor_url}/v1/sign", public_key),
+               "interval": interval, "timeout": timeout}
     check = {"name": "health", "type": "http", "url": f"{vendor_url}/health",
              "interval": interval, "timeout": timeout,
              "expect": {"status": [200], "json": [{"path": "$.status", "equals": "ok"}]}}
     data: dict[str, Any] = {
         "probe": {"vantage": "demo", "state_dir": str(state_dir), "listen": listen,
                   "grace": 0.5, "shutdown_grace": 2.0},
-        "services": [{"name": "api", "checks": [check]}],
+        "services": [{"name": "api", "checks": [check]},
+                     {"name": "signing", "checks": [signing]}],
         "controls": [{"name": "reach", "type": "http", "url": f"{vendor_url}/control",
                       "interval": interval, "timeout": timeout}],
         "contracts": [
             {"name": "vendor-all", "window": int(window), "down_rule": "all",
-             "objectives": [{"service": "api", "target": 99.9}]},
+             "objectives": [{"service": "api", "target": 99.9},
+                            {"service": "signing", "target": 99.9}]},
             {"name": "vendor-any", "window": int(window), "down_rule": "any",
-             "objectives": [{"service": "api", "target": 99.9}]},
+             "objectives": [{"service": "api", "target": 99.9},
+                            {"service": "signing", "target": 99.9}]},
         ],
     }
     return config_from_data(data, SourceMap("<demo>", {}))
@@ -112,26 +130,26 @@ class Table:
         self.out = out
 
     def header(self) -> None:
-        self.out.write(f"{'window (UTC)':<21} {'contract':<11} {'verdict':<9} "
+        self.out.write(f"{'window (UTC)':<21} {'contract':<11} {'service':<8} {'verdict':<9} "
                        f"{'att':>3} {'fail':>4}  {'classes':<22} {'MTD uptime':>10}  script\n")
         self.out.flush()
 
     def __call__(self, verdicts: Sequence[WindowVerdict]) -> None:
         now = self.clock.wall()
-        for v in verdicts:
-            contract = next(c for c in self.config.contracts if c.name == v.contract)
+        uptime: dict[tuple[str, str], float] = {}
+        for contract in self.config.contracts:
             month = Month.containing(now, contract.zone)
-            start, end = month.bounds(contract.zone)
-            counts = self.reader.month_counts(v.contract, start, end).get(v.service)
-            acc = account(contract=v.contract, service=v.service, month=month,
-                          zone=contract.zone, target=contract.objectives[0].target,
-                          window_seconds=v.window_seconds, counts=counts or Counter(),
-                          now=now)
+            single = self.config.model_copy(update={"contracts": [contract]})
+            for acc in month_accounts(single, self.reader, month, now):
+                uptime[(acc.contract, acc.service)] = acc.uptime_percent
+        for v in verdicts:
             verdict = v.verdict.value + (f":{v.reason.value}" if v.reason.value else "")
+            mtd = uptime.get((v.contract, v.service), 100.0)
+            script = scripted(v.window_start // v.window_seconds)
             self.out.write(
-                f"{utc_iso(v.window_start):<21} {v.contract:<11} {verdict:<9} "
+                f"{utc_iso(v.window_start):<21} {v.contract:<11} {v.service:<8} {verdict:<9} "
                 f"{v.attempts:>3} {v.failures:>4}  {','.join(v.failure_classes):<22} "
-                f"{acc.uptime_percent:>9.4f}%  {scripted(v.window_start // v.window_seconds)}\n"
+                f"{mtd:>9.4f}%  {script}\n"
             )
         self.out.flush()
 
@@ -153,7 +171,8 @@ async def run_demo(
     vendor = SimulatedVendor(clock, window, timeout=min(2.0, window / 6 * 0.4))
     runner, port = await start_site(vendor.app(), "127.0.0.1", 0)
     try:
-        config = demo_config(f"http://127.0.0.1:{port}", window, listen, state_dir)
+        config = demo_config(f"http://127.0.0.1:{port}", window, listen, state_dir,
+                             public_key_pem(vendor.key))
         Ledger(state_dir).close()
         reader = Ledger.reader(state_dir)
         table = Table(config, reader, clock, out)

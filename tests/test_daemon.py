@@ -184,10 +184,61 @@ class TestKillAndRestart:
         path.write_text(config_text(state_dir, "http://127.0.0.1:9/", "http://127.0.0.1:9/",
                                     free_port(), 1))
         proc = _spawn(path)
-        deadline = time.monotonic() + 20
-        while not verdicts(state_dir, "all") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        try:
+            deadline = time.monotonic() + 20
+            while not verdicts(state_dir, "all") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
         assert "Traceback" not in _log(path)
         assert os.path.exists(state_dir / LEDGER_FILE)
+
+
+class TestSignals:
+    async def test_second_sigint_forces_exit_while_an_attempt_hangs(
+        self, state_dir: Path, tmp_path: Path
+    ) -> None:
+        hung: list[asyncio.StreamWriter] = []
+
+        async def never_answer(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            hung.append(w)
+
+        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        path = tmp_path / "config.yaml"
+        path.write_text(textwrap.dedent(f"""\
+            probe: {{state_dir: "{state_dir}", listen: "127.0.0.1:{free_port()}",
+                     shutdown_grace: 60s, spread: false, jitter: 0}}
+            services:
+              - name: api
+                checks: [{{name: hang, type: http, url: "http://127.0.0.1:{port}/",
+                           interval: 50s, timeout: 40s}}]
+            contracts:
+              - {{name: c, objectives: [{{service: api, target: 99.9}}]}}
+            """))
+        proc = _spawn(path)
+        try:
+            await wait_until(lambda: len(hung) >= 1, 20)
+            proc.send_signal(signal.SIGINT)
+            await asyncio.sleep(0.5)
+            assert proc.poll() is None, "the first SIGINT drains, it does not exit at once"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + 10
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert proc.poll() == 0, _log(path)
+            assert time.monotonic() - started < 10
+            assert "forcing" in _log(path)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            for w in hung:
+                w.close()
+            server.close()
+            await server.wait_closed()

@@ -36,6 +36,7 @@ class ObjectiveAccount:
     timezone: str
     method: str
     target: float
+    clause: str
     denominator: str
     no_data_policy: str
     window_seconds: int
@@ -47,8 +48,8 @@ class ObjectiveAccount:
     pending_minutes: float
     downtime_minutes: float
     denominator_minutes: float
-    requests: int
-    failed_requests: int
+    requests: int | None
+    failed_requests: int | None
     uptime: Fraction
     credit: Credit
     invalid_maintenance: int
@@ -139,6 +140,7 @@ def account_objective(
     return ObjectiveAccount(
         contract=contract.name, service=objective.service, month=str(month),
         timezone=contract.timezone, method=objective.method, target=objective.target,
+        clause=objective.clause,
         denominator=contract.denominator, no_data_policy=contract.no_data,
         window_seconds=ws, minutes_in_month=float(minutes),
         up_minutes=float(per * windows[Verdict.UP]),
@@ -146,8 +148,9 @@ def account_objective(
         excluded_minutes={k: float(per * v) for k, v in sorted(excluded.items())},
         no_data_minutes=float(per * no_data), pending_minutes=float(per * pending),
         downtime_minutes=float(per * down), denominator_minutes=float(denominator),
-        requests=attempts if contract.denominator == "eligible" else all_attempts,
-        failed_requests=failures, uptime=uptime,
+        requests=None if objective.method == "minutes" else
+        (attempts if contract.denominator == "eligible" else all_attempts),
+        failed_requests=None if objective.method == "minutes" else failures, uptime=uptime,
         credit=credit_for(contract.credits, uptime=uptime, target=target, month_end=end,
                           first_incident=first_incident, zone=contract.zone),
         invalid_maintenance=sum(1 for a in judged if a.invalid),
@@ -166,7 +169,7 @@ def month_accounts(
         if not contract.objectives:
             continue
         start, end = month.bounds(contract.zone)
-        totals = reader.window_totals(contract.name, start, end, scope)
+        totals = month_totals(reader, contract, start, end, scope)
         for objective in contract.objectives:
             mine = totals.get(objective.service, {})
             first = (first_incidents or {}).get((contract.name, objective.service))
@@ -182,6 +185,20 @@ def month_accounts(
                                     first_incident=first)
             out.append(acc)
     return out
+
+
+def month_totals(reader: LedgerReader, contract: ContractConfig, start: int, end: int,
+                 scope: str) -> dict[str, Totals]:
+    """Window counts per service; attempt sums only when an objective counts requests.
+
+    Counting alone is served by the ledger's covering index and is about twice as fast,
+    which matters because the metrics collector calls this at every scrape.
+    """
+    if any(o.method == "requests" for o in contract.objectives):
+        return reader.window_totals(contract.name, start, end, scope)
+    counts = reader.month_counts(contract.name, start, end, scope)
+    return {service: {key: (n, 0, 0) for key, n in c.items()}
+            for service, c in counts.items()}
 
 
 def first_affected(rows: Sequence[WindowVerdict], method: str) -> int | None:

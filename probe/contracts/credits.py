@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
@@ -55,8 +55,10 @@ class Tier(_Strict):
     def holds(self, uptime: Decimal) -> bool:
         return self.min <= uptime < self.max
 
-    def label(self) -> str:
-        return f"[{self.min}, {self.max})"
+    def label(self, decimals: int | None = None) -> str:
+        if decimals is None:
+            return f"[{self.min}, {self.max})"
+        return f"[{self.min:.{decimals}f}, {self.max:.{decimals}f})"
 
 
 class CreditPolicy(_Strict):
@@ -108,8 +110,10 @@ class Credit:
         if self.status == "missed_no_tier":
             return (f"target missed, but no credit tier applies at {self.rounded_uptime} % "
                     "(gap in the contract's table)")
-        unit = "% of monthly fees" if self.unit == "percent" else " days of licence"
-        cap = f", capped at {self.cap}" if self.capped else ""
+        unit, short = ("% of monthly fees", "%") if self.unit == "percent" else \
+            (" days of licence", " days")
+        cap = "" if self.cap is None else \
+            f"; cap {self.cap}{short}{' reached' if self.capped else ''}"
         return f"{self.amount}{unit} (tier {self.tier}{cap})"
 
 
@@ -155,13 +159,10 @@ def credit_for(
             if policy.cap is not None:
                 amount = min(amount, policy.cap)
             return Credit(
-                status="due", unit=policy.unit, amount=amount, tier=tier.label(),
-                capped=capped, cap=policy.cap, rounded_uptime=rounded,
+                status="due", unit=policy.unit, amount=amount,
+                tier=tier.label(policy.rounding.decimals), capped=capped, cap=policy.cap,
+                rounded_uptime=rounded,
                 claim_deadline=deadline, claim_by=last_day,
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
                   rounded_uptime=rounded, claim_deadline=deadline, claim_by=last_day)
-
-
-def utc_date(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=UTC).date().isoformat()

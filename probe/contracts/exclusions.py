@@ -142,8 +142,10 @@ def overlay(config: Config, verdict: WindowVerdict,
     for d in declared:
         if d.active and d.covers(base):
             return _excluded(base, Reason.DECLARED, f"declared:{d.reason}:{d.reference}")
+    w = base.window_start
     for a in assessments(config).get(base.contract, ()):
-        if a.entry.covers(base.service) and base.window_start in a.excluded:
+        if (a.entry.start.timestamp() <= w < a.entry.end.timestamp()
+                and a.entry.covers(base.service) and w in a.excluded):
             return _excluded(base, Reason.MAINTENANCE, f"maintenance:{a.entry.reference}")
     return base
 
@@ -227,8 +229,10 @@ def _record(args: argparse.Namespace, config: Config, records: list[Declared],
     for service in args.service:
         if service not in contract.services():
             raise ValueError(f"{service!r} is not an objective of contract {contract.name!r}")
-    DeclaredExclusion(contract=args.contract, services=args.service, start=args.start,
-                      end=args.end, reason=args.reason, reference=args.reference)
+    start, end = _instant(args.start), _instant(args.end)
+    DeclaredExclusion.model_validate({
+        "contract": args.contract, "services": args.service, "start": args.start,
+        "end": args.end, "reason": args.reason, "reference": args.reference})
     who = args.by or _user()
     if args.revert:
         for i, r in enumerate(records):
@@ -239,8 +243,8 @@ def _record(args: argparse.Namespace, config: Config, records: list[Declared],
     if any(r.contract == args.contract and r.reference == args.reference and r.active
            for r in records):
         raise ValueError(f"exclusion {args.reference!r} is already recorded (--revert first)")
-    record = Declared(args.contract, tuple(args.service), _instant(args.start),
-                      _instant(args.end), args.reason, args.reference, who, "ledger", at=now)
+    record = Declared(args.contract, tuple(args.service), start, end, args.reason,
+                      args.reference, who, "ledger", at=now)
     records.append(record)
     return record
 
@@ -275,8 +279,12 @@ def cli_exclude(args: argparse.Namespace) -> int:
         ledger.set_meta(REGISTRY_KEY, json.dumps([r.to_json() for r in records]))
         written = write_due_revisions(ledger, config, now, args.scope,
                                       since=record.start, until=record.end)
-    except (KeyError, ValueError, ValidationError) as exc:
-        message = f"unknown contract {exc}" if isinstance(exc, KeyError) else str(exc)
+    except (KeyError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            message = "; ".join(f"--{e['loc'][0] if e['loc'] else 'args'}: {e['msg']}"
+                                for e in exc.errors())
+        else:
+            message = f"unknown contract {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"sla-probe exclude: {message}", file=sys.stderr)
         return 2
     finally:

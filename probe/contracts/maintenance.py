@@ -59,7 +59,7 @@ class CountRule(_Rule):
 
 class HoursRule(_Rule):
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    end: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    end: str = Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
     timezone: str | None = None
 
     @field_validator("timezone")

@@ -11,7 +11,12 @@ import dataclasses
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from probe.contracts.accounts import ObjectiveAccount, account_objective, first_affected
+from probe.contracts.accounts import (
+    ObjectiveAccount,
+    account_objective,
+    first_affected,
+    month_totals,
+)
 from probe.contracts.exclusions import Declared, assessments, declared_exclusions
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import Month, first_window, utc_iso
@@ -133,7 +138,7 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
         start, end = month.bounds(contract.zone)
         ws = contract.window_seconds
         rows = reader.windows(contract.name, start, end, scope)
-        totals = reader.window_totals(contract.name, start, end, scope)
+        totals = month_totals(reader, contract, start, end, scope)
         objectives: list[ObjectiveReport] = []
         for objective in contract.objectives:
             mine = [v for v in rows if v.service == objective.service]
@@ -164,6 +169,7 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
     c = acc.credit
     return {
         "service": acc.service, "method": acc.method, "target_percent": acc.target,
+        "clause": acc.clause,
         "uptime_percent": round(acc.uptime_percent, 4), "uptime_ratio": acc.uptime_ratio,
         "met": acc.met, "status": acc.status,
         "minutes_in_month": _num(acc.minutes_in_month), "up_minutes": _num(acc.up_minutes),

@@ -34,7 +34,9 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 text-align:left;vertical-align:top}th{background:#f4f4f4}.missed{color:#b00;font-weight:bold}
 .met{color:#070}.warn{color:#a60}.bad{color:#b00}.badge{padding:.1em .4em;border-radius:3px;
 background:#eee}.legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;
-width:1em;height:1em;vertical-align:middle;margin-right:.3em}svg{width:100%;border:1px solid #ccc}
+width:1em;height:1em;vertical-align:middle;margin-right:.3em}.strip{display:flex;gap:2px}
+.strip svg{width:100%;border:1px solid #ccc}.strip svg.days{width:14px;border:none;flex:none}
+.axis{font-size:.8em;color:#666;margin:0}
 """
 
 
@@ -76,9 +78,16 @@ def heat_strip(o: ObjectiveReport, c: ContractReport) -> str:
                      f'fill="{COLOURS[key]}"><title>{escape(label)}</title></rect>')
         i = j
     height = len(days) * _ROW
-    return (f'<svg viewBox="0 0 {cols} {height}" preserveAspectRatio="none" '
+    labels = "".join(
+        f'<text x="0" y="{row * _ROW + _ROW - 1.5}" font-size="7">'
+        f"{datetime.fromtimestamp(t, tz=ZoneInfo(c.timezone)).day:02d}</text>"
+        for row, t in enumerate(days))
+    return (f'<div class="strip"><svg class="days" viewBox="0 0 12 {height}" '
+            f'style="height:{len(days) * 9}px">{labels}</svg>'
+            f'<svg viewBox="0 0 {cols} {height}" preserveAspectRatio="none" '
             f'style="height:{len(days) * 9}px" role="img" aria-label="heat strip of '
-            f'{escape(o.account.service)}">{"".join(rects)}</svg>')
+            f'{escape(o.account.service)}">{"".join(rects)}</svg></div>'
+            '<p class="axis">local time 00:00 to 24:00, left to right</p>')
 
 
 def legend() -> str:
@@ -91,7 +100,8 @@ def _objective(o: ObjectiveReport, c: ContractReport) -> str:
     a = o.account
     cls = "met" if a.met else "missed"
     rows = [
-        ("target", f"{a.target:g} % ({a.method})"),
+        ("target", f"{a.target:g} % ({a.method})"
+                   + (f", {escape(a.clause)}" if a.clause else "")),
         ("achieved uptime", f'<span class="{cls}">{escape(uptime_text(a))}</span>'),
         ("minutes in month", minutes(a.minutes_in_month)),
         ("down minutes", minutes(a.down_minutes)),

@@ -22,6 +22,8 @@ def excluded_text(acc: ObjectiveAccount) -> str:
 def credit_text(acc: ObjectiveAccount) -> str:
     c = acc.credit
     text = c.describe()
+    if not acc.final and c.status != "met":
+        text = f"so far (month not ended): {text}"
     if c.claim_by is not None and c.status in ("due", "missed_no_tier"):
         text += f"; claim by {c.claim_by}"
     return text
@@ -43,7 +45,7 @@ def maintenance_line(a: Assessment) -> str:
     return (f"{e.reference} ({e.kind}, {services}) {utc_iso(e.start.timestamp())} .. "
             f"{utc_iso(e.end.timestamp())}, {announced}: {a.status.upper()}, "
             f"excluded {minutes(a.excluded_minutes)} min, counted {minutes(a.counted_minutes)}"
-            " min")
+            f" min{f' ({e.note})' if e.note else ''}")
 
 
 def violation_lines(a: Assessment) -> list[str]:

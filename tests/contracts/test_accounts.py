@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
+from probe.config import Config, parse_config
+from probe.contracts.accounts import ObjectiveAccount
+from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict
@@ -24,11 +29,11 @@ CONTRACT = """
 AFTER = at("2030-01-01 00:00")
 
 
-def config(zone: str = "UTC", denominator: str = "calendar", no_data: str = "exclude"):  # type: ignore[no-untyped-def]
+def config(zone: str = "UTC", denominator: str = "calendar", no_data: str = "exclude") -> Config:
     return config_with(CONTRACT.format(zone=zone, denominator=denominator, no_data=no_data))
 
 
-def api(accounts: list) -> object:  # type: ignore[type-arg]
+def api(accounts: list[ObjectiveAccount]) -> ObjectiveAccount:
     return next(a for a in accounts if a.service == "api")
 
 
@@ -41,10 +46,10 @@ class TestMinutesGolden:
                                   met: bool) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), down, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
-        assert acc.minutes_in_month == 44640  # type: ignore[attr-defined]
-        assert round(acc.uptime_percent, 4) == percent  # type: ignore[attr-defined]
-        assert acc.met is met  # type: ignore[attr-defined]
-        assert acc.uptime == 1 - Fraction(down, 44640)  # type: ignore[attr-defined]
+        assert acc.minutes_in_month == 44640
+        assert round(acc.uptime_percent, 4) == percent
+        assert acc.met is met
+        assert acc.uptime == 1 - Fraction(down, 44640)
 
     @pytest.mark.parametrize(
         ("zone", "month", "minutes"),
@@ -56,13 +61,13 @@ class TestMinutesGolden:
         self, ledger: Ledger, zone: str, month: Month, minutes: int
     ) -> None:
         acc = api(month_accounts(config(zone), ledger, month, AFTER))
-        assert acc.minutes_in_month == minutes  # type: ignore[attr-defined]
-        assert acc.no_data_minutes == minutes  # type: ignore[attr-defined]
+        assert acc.minutes_in_month == minutes
+        assert acc.no_data_minutes == minutes
 
     def test_budget_remaining_is_the_allowance_left(self, ledger: Ledger) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), 40, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
-        assert acc.budget_remaining_minutes == pytest.approx(44.64 - 40)  # type: ignore[attr-defined]
+        assert acc.budget_remaining_minutes == pytest.approx(44.64 - 40)
 
 
 class TestPolicies:
@@ -92,11 +97,11 @@ class TestPolicies:
         self._fill(ledger)
         acc = api(month_accounts(config("UTC", denominator, no_data), ledger, Month(2026, 10),
                                  AFTER))
-        assert acc.excluded_minutes == {"maintenance": 600, "vantage": 30}  # type: ignore[attr-defined]
+        assert acc.excluded_minutes == {"maintenance": 600, "vantage": 30}
         # only 700 windows were decided: the other 43,940 ended unmeasured
-        assert acc.no_data_minutes == 44640 - 700 + 10  # type: ignore[attr-defined]
-        assert acc.downtime_minutes == downtime  # type: ignore[attr-defined]
-        assert acc.denominator_minutes == denominator_minutes  # type: ignore[attr-defined]
+        assert acc.no_data_minutes == 44640 - 700 + 10
+        assert acc.downtime_minutes == downtime
+        assert acc.denominator_minutes == denominator_minutes
 
 
 class TestRequests:
@@ -125,10 +130,54 @@ class TestProvisional:
         now = at("2026-10-11 00:00") + 30
         ledger.write_verdicts(windows("c", "api", at("2026-10-10 23:00"), 60, Verdict.UP))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), now))
-        assert acc.status == "provisional"  # type: ignore[attr-defined]
-        assert acc.pending_minutes == 21 * 1440  # type: ignore[attr-defined]
-        assert acc.no_data_minutes == 10 * 1440 - 60  # type: ignore[attr-defined]
+        assert acc.status == "provisional"
+        assert acc.pending_minutes == 21 * 1440
+        assert acc.no_data_minutes == 10 * 1440 - 60
 
     def test_support_only_contract_has_no_account(self, ledger: Ledger) -> None:
         cfg = config_with("- {name: support, objectives: []}")
         assert month_accounts(cfg, ledger, Month(2026, 10), AFTER) == []
+
+
+class TestMaintenanceInTheMonth:
+    """Entries judged by the example contracts' rules, end to end: decided, then accounted."""
+
+    @pytest.mark.parametrize(
+        ("file", "entries", "down", "maintenance", "invalid"),
+        [
+            # Securosys: 7 weeks' notice -> invalid, every minute counts
+            ("securosys", [("2026-10-10T20:00:00Z", 4, "2026-08-22T20:00:00Z")], 240, 0, 1),
+            # Securosys: 9 h -> 8 h excluded, the 9th counts
+            ("securosys", [("2026-10-10T20:00:00Z", 9, "2026-08-01T00:00:00Z")], 60, 480, 1),
+            # Securosys: a second intervention within 6 months counts entirely
+            ("securosys", [("2026-06-10T20:00:00Z", 2, "2026-04-01T00:00:00Z"),
+                           ("2026-10-10T20:00:00Z", 2, "2026-08-01T00:00:00Z")], 120, 0, 1),
+            # Dfns: two 2 h windows in a month -> 3 h excluded, 1 h counts
+            ("dfns", [("2026-10-06T05:00:00Z", 2, "2026-09-01T00:00:00Z"),
+                      ("2026-10-20T05:00:00Z", 2, "2026-09-01T00:00:00Z")], 60, 180, 1),
+            # Dfns: at 14:00 ET only warns (commercially reasonable efforts)
+            ("dfns", [("2026-10-06T18:00:00Z", 1, "2026-09-01T00:00:00Z")], 0, 60, 0),
+        ],
+    )
+    def test_down_minutes_in_maintenance(
+        self, ledger: Ledger, file: str, entries: list[tuple[str, float, str]], down: int,
+        maintenance: int, invalid: int,
+    ) -> None:
+        path = Path(__file__).parents[2] / "config" / "contracts" / f"{file}.yaml"
+        service = {"securosys": "securosys-hsmaas-signing", "dfns": "dfns-api"}[file]
+        lines = ["maintenance:"]
+        verdicts = []
+        for i, (start, hours, announced) in enumerate(entries):
+            begin = datetime.fromisoformat(start)
+            end = begin + timedelta(hours=hours)
+            lines.append(f"  - {{contract: {file}, start: '{start}', end: '{end.isoformat()}', "
+                         f"announced_at: '{announced}', reference: mw{i}}}")
+            verdicts += windows(file, service, int(begin.timestamp()), int(hours * 60),
+                                Verdict.DOWN)
+        config = parse_config(path.read_text() + "\n".join(lines) + "\n")
+        ledger.write_verdicts([apply_exclusions(config, v) for v in verdicts])
+        month = Month(2026, 10)
+        [acc] = [a for a in month_accounts(config, ledger, month, AFTER) if a.service == service]
+        assert acc.down_minutes == down
+        assert acc.excluded_minutes.get("maintenance", 0) == maintenance
+        assert acc.invalid_maintenance == invalid

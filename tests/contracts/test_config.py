@@ -88,6 +88,7 @@ maintenance:
         assert message in caught.value.problems
 
     def test_bad_maintenance_rule_is_refused_in_place(self) -> None:
-        contract = CONTRACT + "  maintenance_rules:\n    allowed_hours: {start: '25:00', end: '06:00'}\n"
+        rules = "    allowed_hours: {start: '25:00', end: '06:00'}\n"
+        contract = CONTRACT + "  maintenance_rules:\n" + rules
         with pytest.raises(ConfigError, match=r"contracts\[0\].maintenance_rules.allowed_hours"):
             config_with(contract)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from probe.config import load_config
@@ -19,6 +22,7 @@ NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
 
 
+@functools.cache
 def policy(name: str) -> CreditPolicy | None:
     return load_config(EXAMPLES / f"{name}.yaml").contracts[0].credits
 
@@ -83,6 +87,16 @@ class TestSecurEnvoyTiers:
         else:
             assert (credit.unit, credit.amount, credit.capped) == ("days", Decimal(days), capped)
 
+    @pytest.mark.parametrize(
+        ("uptime", "text"),
+        [("94", "5 days of licence (tier [90.0, 95.0); cap 10 days)"),
+         ("85", "10 days of licence (tier [0.0, 90.0); cap 10 days reached)")],
+    )
+    def test_description_names_tier_and_cap(self, uptime: str, text: str) -> None:
+        credit = credit_for(policy("securenvoy"), uptime=pct(uptime), target=pct("99"),
+                            month_end=0, first_incident=0, zone=LONDON)
+        assert credit.describe() == text
+
     def test_claim_window_runs_from_the_first_affected_window(self) -> None:
         first = 1_791_194_400  # 2026-10-05T10:00:00Z
         credit = credit_for(policy("securenvoy"), uptime=pct("98"), target=pct("99"),
@@ -106,7 +120,7 @@ class TestRounding:
          ("half_even", 2, "97.985", "97.98"), ("floor", 1, "94.99", "94.9")],
     )
     def test_rounds_exactly(self, mode: str, decimals: int, value: str, expected: str) -> None:
-        rounding = Rounding(mode=mode, decimals=decimals)  # type: ignore[arg-type]
+        rounding = Rounding(mode=mode, decimals=decimals)
         assert rounding.apply(Fraction(value)) == Decimal(expected)
 
 
@@ -120,3 +134,22 @@ class TestPolicyValidation:
     def test_rejects_bad_tables(self, tiers: list[dict[str, float]], message: str) -> None:
         with pytest.raises(ValidationError, match=message):
             CreditPolicy.model_validate({"unit": "percent", "tiers": tiers})
+
+
+class TestCreditProperties:
+    @pytest.mark.parametrize(("name", "target"), [("dfns", "99.90"), ("securenvoy", "99")])
+    @given(a=st.fractions(0, 1), b=st.fractions(0, 1))
+    def test_less_uptime_never_earns_less_and_never_more_than_the_cap(
+        self, name: str, target: str, a: Fraction, b: Fraction
+    ) -> None:
+        p = policy(name)
+        assert p is not None
+        assert p.cap is not None
+        low, high = sorted((a, b))
+
+        def amount(u: Fraction) -> Decimal:
+            return credit_for(p, uptime=u, target=pct(target), month_end=0,
+                              first_incident=0, zone=LONDON).amount
+
+        assert amount(low) >= amount(high)
+        assert amount(low) <= p.cap

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe.config import load_config
 from probe.contracts.maintenance import (
@@ -14,6 +17,7 @@ from probe.contracts.maintenance import (
     MaintenanceEntry,
     MaintenanceRules,
     assess,
+    entry_windows,
     months_before,
 )
 from probe.contracts.model import ContractConfig
@@ -21,6 +25,7 @@ from probe.contracts.model import ContractConfig
 EXAMPLES = Path(__file__).parents[2] / "config" / "contracts"
 
 
+@functools.cache
 def contract(name: str) -> ContractConfig:
     return load_config(EXAMPLES / f"{name}.yaml").contracts[0]
 
@@ -31,7 +36,7 @@ def entry(start: str, hours: float, announced_days_before: float | None, ref: st
     announced = None if announced_days_before is None else \
         begin - timedelta(days=announced_days_before)
     return MaintenanceEntry(contract="c", start=begin, end=begin + timedelta(hours=hours),
-                            announced_at=announced, kind=kind,  # type: ignore[arg-type]
+                            announced_at=announced, kind=kind,
                             reference=ref)
 
 
@@ -145,3 +150,32 @@ class TestRuleShapes:
         t = datetime.fromisoformat(local).replace(tzinfo=zone).timestamp()
         want = datetime.fromisoformat(expected).replace(tzinfo=zone).timestamp()
         assert months_before(t, months, zone) == want
+
+
+class TestMaintenanceProperties:
+    @given(st.lists(st.tuples(st.integers(0, 60 * 24 * 60), st.integers(1, 600),
+                              st.integers(0, 30)), min_size=1, max_size=6))
+    @settings(deadline=None, max_examples=60)
+    def test_every_window_is_excluded_or_counted_and_budgets_hold(
+        self, specs: list[tuple[int, int, int]]
+    ) -> None:
+        """Dfns rules: no window lost or doubled, never more than 3 h excluded a month."""
+        c = contract("dfns")
+        base = datetime(2026, 9, 1, tzinfo=UTC)
+        entries = [
+            MaintenanceEntry(contract="dfns", start=base + timedelta(minutes=m),
+                             end=base + timedelta(minutes=m + n),
+                             announced_at=base + timedelta(minutes=m) - timedelta(days=d),
+                             reference=f"m{i}")
+            for i, (m, n, d) in enumerate(specs)
+        ]
+        judged = assess(entries, c.maintenance_rules, c.zone, c.window_seconds)
+        per_month: dict[tuple[int, int], int] = {}
+        for a in judged:
+            windows = entry_windows(a.entry, 60)
+            assert sorted([*a.excluded, *a.counted]) == windows
+            for w in a.excluded:
+                local = datetime.fromtimestamp(w, tz=c.zone)
+                per_month[(local.year, local.month)] = per_month.get(
+                    (local.year, local.month), 0) + 1
+        assert all(n <= 180 for n in per_month.values())
