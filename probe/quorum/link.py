@@ -143,6 +143,7 @@ class MqttLink:
             keepalive=broker.keepalive, timeout=broker.timeout,
             tls_context=broker.ssl_context(),
         ) as client:
+            client.pending_calls_threshold = PUBLISH_BATCH + 10  # a batch in flight is normal
             self.connected = True
             self.connects += 1
             log.info("mqtt_connected", broker=broker.address, connects=self.connects)

@@ -224,5 +224,5 @@ class TestOutboxAcrossRestart:
 
                 await asyncio.wait_for(collect(), 30)
         starts = [v.window_start for v in received]
-        assert starts == sorted(set(starts)), "in order, each window once"
+        assert starts == sorted(set(starts)), f"in order, each window once: {starts}"
         assert starts[:len(decided)] == decided
