@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 import ssl
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
 
 from checks.http import TlsOptions, build_ssl_context
 from probe.durations import Duration
@@ -90,6 +97,27 @@ class BrokerConfig(_Strict):
         return f"{self.host}:{self.broker_port}"
 
 
+def _public_key(text: str) -> str:
+    try:
+        load_public_key(text)
+    except KeyFormatError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+def _private_key(value: SecretStr) -> SecretStr:
+    try:
+        load_private_key(value.get_secret_value())
+    except KeyFormatError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+PeerName = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+PublicKey = Annotated[str, AfterValidator(_public_key)]
+SigningKey = Annotated[Secret, AfterValidator(_private_key)]
+
+
 class QuorumConfig(_Strict):
     """How this daemon takes part in the quorum.
 
@@ -102,8 +130,8 @@ class QuorumConfig(_Strict):
 
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     role: Literal["peer", "vantage", "aggregator"] = "peer"
-    signing_key: Secret | None = None
-    peers: dict[str, str] = Field(default_factory=dict)
+    signing_key: SigningKey | None = None
+    peers: dict[PeerName, PublicKey] = Field(default_factory=dict)
     rule: Literal["any", "majority", "all", "k_of_n"] = "majority"
     k: int | None = Field(default=None, ge=1)
     grace: Duration = 30.0
@@ -120,17 +148,6 @@ class QuorumConfig(_Strict):
         if self.signing_key is None:
             raise ValueError("give signing_key or signing_key_file (an Ed25519 private key, "
                              "e.g. from `openssl genpkey -algorithm ed25519`)")
-        try:
-            load_private_key(self.signing_key.get_secret_value())
-        except KeyFormatError as exc:
-            raise ValueError(f"signing_key: {exc}") from None
-        for name, key in self.peers.items():
-            if not _valid_name(name):
-                raise ValueError(f"peer name {name!r} must match {NAME_PATTERN}")
-            try:
-                load_public_key(key)
-            except KeyFormatError as exc:
-                raise ValueError(f"peers.{name}: {exc}") from None
         if self.rule == "k_of_n" and self.k is None:
             raise ValueError("rule k_of_n needs k")
         if self.rule != "k_of_n" and self.k is not None:
@@ -159,7 +176,3 @@ class QuorumConfig(_Strict):
         if self.k is not None and self.k > n:
             out.append((("k",), f"k={self.k} but only {n} vantages vote"))
         return out
-
-
-def _valid_name(name: str) -> bool:
-    return re.fullmatch(NAME_PATTERN, name) is not None

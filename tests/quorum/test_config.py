@@ -85,14 +85,14 @@ class TestQuorumConfig:
         (f"  signing_key: {seed(ME)}\n", "",
          "config.yaml:27: quorum: give signing_key or signing_key_file"),
         (f"frankfurt: {public_text(PEER)}", "frankfurt: not-a-key",
-         "config.yaml:27: quorum: peers.frankfurt: public key must be PEM or base64"),
+         "config.yaml:31: quorum.peers.frankfurt: public key must be PEM or base64"),
         ("k: 2", "k: 5", "config.yaml:33: quorum.k: k=5 but only 2 vantages vote"),
         ("  k: 2\n", "", "config.yaml:27: quorum: rule k_of_n needs k"),
         ("rule: k_of_n", "rule: most", "config.yaml:32: quorum.rule: Input should be"),
         ('url: "mqtts://broker.example:8883"', 'url: "http://x"',
          "config.yaml:28: quorum.broker: url must be mqtt://HOST[:PORT]"),
         ("username: zurich, ", "", "config.yaml:28: quorum.broker: password needs username"),
-        ("frankfurt:", "bad/name:", "config.yaml:27: quorum: peer name 'bad/name' must match"),
+        ("frankfurt:", "bad/name:", "config.yaml:31: quorum.peers.bad/name.[key]: String should match pattern"),
     ])
     def test_problem_names_file_line_and_field(self, old: str, new: str,
                                                expected: str) -> None:
@@ -110,7 +110,7 @@ class TestQuorumConfig:
     def test_an_invalid_signing_key_is_refused_without_showing_it(self) -> None:
         found = problems(with_quorum(GOOD.replace(seed(ME), "c2VjcmV0LWtleS1ieXRlcw==")))
         assert len(found) == 1
-        assert found[0].startswith("config.yaml:27: quorum: signing_key: private key must be")
+        assert found[0].startswith("config.yaml:29: quorum.signing_key: private key must be")
         assert "c2VjcmV0" not in found[0]
 
     def test_without_the_mqtt_extra_the_section_is_refused(
