@@ -269,10 +269,10 @@ class Daemon:
         self.config = new
         self.decider.config = new
         if self.quorum is not None:
-            self.quorum.set_config(new)
+            self.quorum.set_config(new)  # contracts; broker, keys, peers and rule need a restart
+            if self.quorum.decider is not None:
+                await self.quorum.decider.start()
         await self.decider.start()
-        if self.quorum is not None and self.quorum.decider is not None:
-            await self.quorum.decider.start()
         await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))

@@ -47,6 +47,11 @@ class QuorumDecider:
         clock: Clock,
         adjust: Adjust | None = None,
     ) -> None:
+        assert config.quorum is not None
+        # The rule and the voters stay as started (a reload changes only the contracts).
+        self._rule = QuorumRule(config.quorum.rule, config.quorum.k)
+        self._voters = config.quorum.voters(config.probe.vantage)
+        self._grace = config.quorum.grace
         self.config = config
         self._worker = worker
         self._clock = clock
@@ -59,9 +64,7 @@ class QuorumDecider:
 
     @property
     def _quorum(self) -> tuple[QuorumRule, tuple[str, ...], float]:
-        q = self.config.quorum
-        assert q is not None
-        return QuorumRule(q.rule, q.k), q.voters(self.config.probe.vantage), q.grace
+        return self._rule, self._voters, self._grace
 
     @property
     def settle(self) -> float:
