@@ -175,6 +175,14 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
                 source.problem(("contracts", i, "name"), f"duplicate contract {contract.name!r}")
             )
         contract_names.add(contract.name)
+        if contract.support is not None:
+            problems.extend(
+                source.problem(
+                    ("contracts", i, "support", "severity_rules"),
+                    f"unknown service {name!r}",
+                )
+                for name in contract.support.unknown_services(sorted(seen))
+            )
         covered: set[str] = set()
         for j, objective in enumerate(contract.objectives):
             loc: Loc = ("contracts", i, "objectives", j, "service")

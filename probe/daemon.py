@@ -29,6 +29,8 @@ from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
+from probe.statuspage import add_status_routes
+from probe.support.metrics import incident_metric_families
 from probe.web import build_app, start_site
 from probe.yamlsource import ConfigError
 
@@ -142,12 +144,14 @@ class Daemon:
             spread=probe.spread, jitter=probe.jitter,
         )
         collector = LedgerCollector(
-            lambda: self.config, reader, self.clock.wall, self.scheduler, self._metric_extras
+            lambda: self.config, reader, self.clock.wall, self.scheduler,
+            [incident_metric_families, *self._metric_extras],
         )
         app = build_app(
             registry=build_registry(collector), config=lambda: self.config, reader=reader,
             ready=self.ready, now=self.clock.wall,
         )
+        add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
         self._runner, self.bound_port = await start_site(app, probe.host, port)
         if self._install_signals:

@@ -91,7 +91,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contract, scope)
     ) WITHOUT ROWID;
     """,
-    # 2: quorum (probe/quorum/store.py): the durable outbox of signed verdicts to publish,
+    # 2: incidents and the status page look windows up by verdict (down runs, first up after)
+    """
+    CREATE INDEX windows_by_verdict ON windows (contract, scope, verdict, service, window_start);
+    """,
+    # 3: quorum (probe/quorum/store.py): the durable outbox of signed verdicts to publish,
     # the votes received from every vantage, and rejected messages by reason
     """
     CREATE TABLE quorum_outbox (
@@ -305,6 +309,58 @@ class LedgerReader:
                 "SELECT next_window FROM cursors WHERE contract=? AND scope=?", (contract, scope)
             ).fetchone()
         return None if row is None else int(row[0])
+
+    def windows_by_verdict(
+        self, contract: str, verdict: Verdict, start: int, end: int, *,
+        scope: str = "local", service: str | None = None, limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[WindowVerdict]:
+        """Current verdicts equal to `verdict` with `start <= window_start < end`, by
+        service then oldest (or newest) first; `limit` caps the rows (e.g. 1: the first up
+        after t)."""
+        # without ANALYZE statistics SQLite would pick windows_month and sort
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows INDEXED BY windows_by_verdict "
+               "WHERE contract=? AND scope=? AND verdict=? AND window_start >= ? "
+               "AND window_start < ?")
+        args: list[Any] = [contract, scope, verdict.value, start, end]
+        if service is not None:
+            sql += " AND service=?"
+            args.append(service)
+        sql += " ORDER BY service, window_start" + (" DESC" if newest_first else "")
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_verdict_row(r) for r in rows]
+
+    def latest_window(self, contract: str, service: str,
+                      scope: str = "local") -> WindowVerdict | None:
+        """The newest current verdict of one service, or None if it has none."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND service=? "
+                "AND scope=? ORDER BY window_start DESC LIMIT 1",
+                (contract, service, scope),
+            ).fetchone()
+        return None if row is None else _verdict_row(row)
+
+    def revision_cursor(self) -> int:
+        """The id of the newest stored decision (every write of a verdict adds one)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT MAX(id) FROM window_revisions").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def revised_since(self, contract: str, cursor: int, scope: str = "local") -> list[int]:
+        """Window starts of `contract` decided or revised after `revision_cursor()` was
+        `cursor`: what a cache of past figures must recompute."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT window_start FROM window_revisions "
+                "WHERE id > ? AND contract=? AND scope=?",
+                (cursor, contract, scope),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def latest_decided(self, scope: str = "local") -> float | None:
         with self._read() as conn:

@@ -102,6 +102,11 @@ class TestDaemonWindows:
                     text = await resp.text()
                 async with http.get(f"{base}/api/v1/verdicts/latest") as resp:
                     latest = await resp.json()
+                async with http.get(f"{base}/") as resp:
+                    assert resp.status == 200
+                    assert "text/html" in resp.headers["Content-Type"]
+                async with http.get(f"{base}/api/v1/status") as resp:
+                    status = await resp.json()
             daemon.request_stop()
             await asyncio.wait_for(task, 10)
         assert 'sla_probe_attempts_total{check="health",result="ok",service="api"}' in text
@@ -110,6 +115,7 @@ class TestDaemonWindows:
         assert 'sla_probe_month_uptime_ratio{contract="all",scope="local",service="api"} 1.0' \
             in text
         assert {row["contract"] for row in latest} == {"all", "any"}
+        assert {c["name"] for c in status["contracts"]} == {"all", "any"}
 
     async def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(
         self, state_dir: Path, tmp_path: Path

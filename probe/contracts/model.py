@@ -11,6 +11,7 @@ from probe.contracts.credits import CreditPolicy
 from probe.contracts.maintenance import MaintenanceRules
 from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
 from probe.durations import Duration
+from probe.support.model import SupportTerms
 
 
 class StrictModel(BaseModel):
@@ -40,6 +41,7 @@ class ContractConfig(StrictModel):
     maintenance_rules: MaintenanceRules = Field(default_factory=MaintenanceRules)
     credits: CreditPolicy | None = None
     description: str = ""
+    support: SupportTerms | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -1,4 +1,4 @@
-"""The quorum's ledger tables (migration 2). Functions take a connection, so the caller picks
+"""The quorum's ledger tables (migration 3). Functions take a connection, so the caller picks
 the transaction: the outbox hook runs inside the verdicts' own transaction; the link and
 the quorum decider go through `Ledger.write` / `LedgerReader.read` on the ledger thread.
 """

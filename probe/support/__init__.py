@@ -1,0 +1,1 @@
+"""Support terms: severities, support calendars, incidents and the deadlines they start."""
