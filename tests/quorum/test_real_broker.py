@@ -8,16 +8,19 @@ import io
 import json
 import math
 import time
+from datetime import UTC
 
 import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe import logs
+from probe.contracts.month import Month
 from probe.ledger import Ledger
 from probe.model import Reason, Verdict
 from probe.quorum import store
 from probe.quorum.codec import Vote, decode, encode
+from probe.report import render
 from tests.quorum.conftest import Cluster
 from tests.servers import ScheduledTarget, wait_until
 
@@ -71,8 +74,43 @@ class TestQuorumWithMosquitto:
             assert note == "quorum majority need 2 of 3: a=down,b=down,c=down"
         assert 'sla_probe_month_downtime_seconds{contract="vendor",scope="quorum",' \
                'service="api"} 2.0' in text
+        a = cluster.vantages["a"]
+        assert a.daemon is not None
+        reader = Ledger.reader(a.state_dir)
+        try:
+            report = json.loads(render(a.daemon.config, reader, Month.containing(first, UTC),
+                                       "json", time.time(), scope="quorum"))
+        finally:
+            reader.close()
+        assert report["scope"] == "quorum"
+        [objective] = report["contracts"][0]["objectives"]
+        assert objective["down_minutes"] == pytest.approx(2 / 60, abs=1e-6)  # two 1-s windows
         assert 'sla_probe_quorum_vantages 3.0' in text
         assert 'sla_probe_quorum_broker_connected 1.0' in text
+
+    async def test_vantages_publish_and_only_the_aggregator_decides(
+        self, cluster: Cluster
+    ) -> None:
+        first = next_window()
+        observed = range(first, first + 3 * W, W)
+        async with ScheduledTarget() as vendor, ScheduledTarget() as control:
+            for name in cluster.vantages:
+                role = "aggregator" if name == "c" else "vantage"
+                await cluster.start(name, cluster.config(
+                    name, target=vendor.url, control=control.url, window=W,
+                    extra=f"  role: {role}\n"))
+            c = cluster.vantages["c"]
+            await wait_until(lambda: set(observed) <= set(c.verdicts("vendor")), 40)
+            a = cluster.vantages["a"].daemon
+            assert a is not None
+            text = await metrics(a.bound_port)
+        assert all(c.verdicts("vendor")[w] == "up" for w in observed)
+        assert all(set(c.votes("vendor")[(w, "api")]) == {"a", "b", "c"} for w in observed)
+        for name in ("a", "b"):
+            assert cluster.vantages[name].verdicts("vendor") == {}, name
+            assert cluster.vantages[name].verdicts("vendor", "local"), name
+        assert 'scope="quorum"' not in text
+        assert "sla_probe_quorum_outbox_pending" in text
 
     async def test_a_vantage_whose_controls_fail_abstains_and_the_quorum_stays_up(
         self, cluster: Cluster
@@ -141,6 +179,17 @@ class TestQuorumWithMosquitto:
                 want = Verdict.DOWN if w in outage else Verdict.UP
                 assert {v.verdict for v in cast.values()} == {want}, (name, w, cast)
             assert vantage.vote_updates() == 0, "a duplicate delivery changed a vote"
+            reader = Ledger.reader(vantage.state_dir)
+            try:
+                history = {w: reader.revisions("vendor", "api", w, "quorum") for w in observed}
+            finally:
+                reader.close()
+            # windows decided while the broker was away were re-decided when the votes came
+            assert any(len(revs) > 1 for revs in history.values()), (name, history)
+            for w, revs in history.items():
+                assert all(author == "quorum" for _, author in revs)
+                assert revs[-1][0].note.endswith(
+                    f"a={truth[w]},b={truth[w]},c={truth[w]}"), (name, w, revs[-1][0].note)
         for text in texts:
             assert "sla_probe_quorum_outbox_pending 0.0" in text
             assert "sla_probe_quorum_broker_connected 1.0" in text
