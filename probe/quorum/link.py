@@ -5,11 +5,14 @@ the broker is away nothing is lost: verdicts wait in the ledger's outbox and go 
 first, after the next connect; a row is marked sent only after the broker acknowledged it
 (QoS 1), so a drop mid-flight sends it again and receivers drop the duplicate.
 
-A broker without persistence forgets everything when it restarts, including what it had not
-yet delivered. So after each connect a deciding daemon publishes a signed sync request
-(`sla-probe/v1/sync/<vantage>`, "resend from window X on"), and every daemon that receives one
-puts its outbox rows from X on back in line. Received messages are verified, then stored in
-batches (one transaction each); rejected ones are logged and counted by reason.
+A broker without persistence forgets everything when it restarts, including what it had
+acknowledged but not yet delivered. So after each reconnect a daemon puts its own recent
+outbox rows back in line, and a deciding daemon publishes a signed sync request
+(`sla-probe/v1/sync/<vantage>`, "resend from window X on") after each connect; every daemon
+that receives one puts its outbox rows from X on back in line. Each daemon subscribes before
+it publishes anything, so whichever reconnects first, the other's rows reach it. Received
+messages are verified, then stored in batches (one transaction each); rejected ones are
+logged and counted by reason.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def backoff(attempt: int, low: float, high: float, rng: random.Random) -> float:
     """Capped exponential backoff with jitter: in [cap/2, cap], cap = min(high, low * 2^n)."""
     cap = min(high, low * (2 ** min(attempt, 30)))
     return rng.uniform(cap / 2, cap)
+
+
+def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class MqttLink:
@@ -148,15 +156,26 @@ class MqttLink:
             self.connects += 1
             log.info("mqtt_connected", broker=broker.address, connects=self.connects)
             await client.subscribe(f"{SYNC}/+", qos=1)
+            since = await self._resync_from(self._lost_at)
+            if self._lost_at is not None:
+                # what the broker acknowledged just before it went away may never have been
+                # delivered: send our own recent verdicts again (receivers drop duplicates)
+                await self._worker.call(self._worker.ledger.write,
+                                        lambda c: store.requeue_since(c, since))
             if self.quorum.decides:
                 await client.subscribe(f"{VERDICTS}/#", qos=1)
-                since = await self._resync_from(self._lost_at)
                 request = SyncRequest(self.vantage, since, self._clock.wall())
                 await client.publish(request.topic, encode(request.payload(), self._key), qos=1)
             self.subscribed = True
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._send_loop(client), name="mqtt-send")
-                group.create_task(self._receive_loop(client), name="mqtt-receive")
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._send_loop(client), name="mqtt-send")
+                    group.create_task(self._receive_loop(client), name="mqtt-receive")
+            except ExceptionGroup as group_error:
+                lost = group_error.subgroup(lambda e: isinstance(e, aiomqtt.MqttError))
+                if lost is None:
+                    raise
+                raise _leaf(lost) from None  # the connection dropped: reconnect, no traceback
 
     # -- sending -----------------------------------------------------------------------------
 
