@@ -194,6 +194,43 @@ class TestQuorumWithMosquitto:
             assert "sla_probe_quorum_outbox_pending 0.0" in text
             assert "sla_probe_quorum_broker_connected 1.0" in text
 
+    async def test_a_vantage_restarted_later_gets_the_votes_it_missed(
+        self, cluster: Cluster
+    ) -> None:
+        first = next_window()
+        outage = {first + 4 * W, first + 5 * W}
+
+        def failing(t: float) -> bool:
+            return first + 4 * W <= t < first + 6 * W
+
+        observed = range(first, first + 10 * W, W)
+        truth = {w: "down" if w in outage else "up" for w in observed}
+        async with ScheduledTarget(failing) as vendor, ScheduledTarget() as control:
+            texts = {name: cluster.config(name, target=vendor.url, control=control.url,
+                                          window=W, grace="1s") for name in cluster.vantages}
+            for name, text in texts.items():
+                await cluster.start(name, text)
+            b = cluster.vantages["b"]
+            await wait_until(lambda: first + W in b.verdicts("vendor"), 30)
+            assert b.daemon is not None
+            assert b.task is not None
+            b.daemon.request_stop()
+            await asyncio.wait_for(b.task, 15)
+            stopped = time.time()
+            await wait_until(lambda: time.time() > first + 8 * W, 30)  # b misses the outage
+            await cluster.start("b", texts["b"])
+            await wait_until(lambda: all(
+                {w: v.verdicts("vendor").get(w) for w in observed} == truth
+                for v in cluster.vantages.values()), 40)
+        b_local = b.verdicts("vendor", "local")
+        missed = [w for w in observed if w > stopped and w + W < first + 8 * W]
+        assert missed
+        assert all(b_local[w] == "no_data" for w in missed), b_local
+        votes = b.votes("vendor")
+        for w in missed:  # b decided these from the peers' votes, resent after its restart
+            assert {n: v.verdict.value for n, v in votes[(w, "api")].items()} == {
+                "a": truth[w], "b": "no_data", "c": truth[w]}
+
     async def test_a_forged_verdict_is_rejected_logged_and_counted(
         self, cluster: Cluster
     ) -> None:
