@@ -49,6 +49,7 @@ log = structlog.get_logger("sla_probe.quorum")
 PUBLISH_BATCH = 100
 RECEIVE_BATCH = 500
 PRUNE_EVERY = 3600.0
+LOG_BURST = 20
 
 
 class MissingMqttError(RuntimeError):
@@ -99,6 +100,7 @@ class MqttLink:
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._lost_at: float | None = None
         self._pruned_at = 0.0
+        self._logged: dict[tuple[str, int], int] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -248,8 +250,9 @@ class MqttLink:
                 problem = self._check_vote(message) if isinstance(message, Vote) else None
             if problem is not None:
                 rejected.append(problem[0])
-                log.warning("quorum_message_rejected", reason=problem[0], detail=problem[1],
-                            topic=topic[:200])
+                if self._may_log(problem[0]):
+                    log.warning("quorum_message_rejected", reason=problem[0],
+                                detail=problem[1], topic=topic[:200])
                 continue
             if message.vantage == self.vantage:
                 continue  # our own message, back from the broker
@@ -258,6 +261,19 @@ class MqttLink:
             else:
                 syncs.append(message)
         return votes, syncs, rejected
+
+    def _may_log(self, reason: str) -> bool:
+        """At most LOG_BURST rejection lines per reason and minute; the metric counts all."""
+        minute = int(self._clock.wall() // 60)
+        key = (reason, minute)
+        count = self._logged.get(key, 0)
+        if count == 0:
+            self._logged = {k: v for k, v in self._logged.items() if k[1] == minute}
+        self._logged[key] = count + 1
+        if count == LOG_BURST:
+            log.warning("quorum_rejections_suppressed", reason=reason,
+                        why=f"more than {LOG_BURST} this minute; see the metric")
+        return count < LOG_BURST
 
     async def _store(self, batch: Sequence[tuple[str, bytes]]) -> None:
         votes, syncs, rejected = self._verify(batch)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from probe import logs
 from probe.clock import SystemClock
 from probe.config import Config, parse_config
 from probe.ledger import Ledger
@@ -17,6 +20,7 @@ from probe.model import Reason, Verdict, WindowVerdict
 from probe.pipeline import LedgerWorker
 from probe.quorum import store
 from probe.quorum.codec import Vote, decode, fingerprint
+from probe.quorum.link import LOG_BURST
 from probe.quorum.node import QuorumNode
 from tests.quorum.conftest import raw_private, raw_public
 
@@ -94,3 +98,18 @@ class TestOutboxHook:
             {"fingerprint": "0" * 64}, {"contract": "c2"}, {"service": "web"})]
         assert [r[0] if r else None for r in reasons] == [
             "config_mismatch", "unknown_contract", "unknown_service"]
+
+
+class TestRejectionLogging:
+    def test_a_flood_is_counted_in_full_and_logged_in_bursts(
+        self, state_dir: Path, ledger: Ledger
+    ) -> None:
+        stream = io.StringIO()
+        logs.configure("warning", json=True, stream=stream)
+        node = node_for(config(state_dir), ledger)
+        junk = [("sla-probe/v1/verdicts/c1/api/frankfurt", b"junk")] * 50
+        votes, syncs, rejected = node.link._verify(junk)
+        assert (votes, syncs, rejected) == ([], [], ["malformed"] * 50)
+        events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+        assert events == ["quorum_message_rejected"] * LOG_BURST + [
+            "quorum_rejections_suppressed"]
