@@ -29,9 +29,11 @@ from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
+from probe.sdnotify import SdNotifier
 from probe.statuspage import add_status_routes
 from probe.support.metrics import incident_metric_families
 from probe.web import build_app, start_site
+from probe.webconfig import load_web_config
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -102,6 +104,7 @@ class Daemon:
         self._resources = Resources(clock=self.clock)
         self._draining = False
         self.quorum: QuorumNode | None = None
+        self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -115,6 +118,11 @@ class Daemon:
 
     async def startup(self) -> None:
         config = self.config
+        # TLS and basic auth for the listener; a bad file stops us before anything starts.
+        web_config = (
+            None if config.probe.web_config_file is None
+            else load_web_config(config.probe.web_config_file)
+        )
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
@@ -150,10 +158,16 @@ class Daemon:
         app = build_app(
             registry=build_registry(collector), config=lambda: self.config, reader=reader,
             ready=self.ready, now=self.clock.wall,
+            middlewares=[] if web_config is None else [
+                web_config.middleware(public_paths=("/-/healthy", "/-/ready"))
+            ],
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(app, probe.host, port)
+        self._runner, self.bound_port = await start_site(
+            app, probe.host, port,
+            ssl_context=None if web_config is None else web_config.ssl_context(),
+        )
         if self._install_signals:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
@@ -178,8 +192,10 @@ class Daemon:
                     if self.quorum.decider is not None:
                         group.create_task(self.quorum.decider.run(self.stop_event),
                                           name="quorum-decider")
+                group.create_task(self._systemd(scheduler), name="systemd-notify")
                 await self.stop_event.wait()
                 self._draining = True
+                self._notifier.stopping()
                 scheduler.stop()
                 grace = 0.0 if self._force.is_set() else self.config.probe.shutdown_grace
                 drain = asyncio.create_task(scheduler.drain(grace), name="drain")
@@ -211,6 +227,7 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
+        self._notifier.close()
         log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
@@ -269,6 +286,7 @@ class Daemon:
             log.warning("reload_partial", why="quorum and vantage change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
+        self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
         self.decider.config = new
@@ -280,6 +298,7 @@ class Daemon:
         await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
+        self._notifier.ready(f"probing {len(jobs)} checks")
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
@@ -302,6 +321,20 @@ class Daemon:
             )
         if written:
             log.info("exclusions_applied", revisions=written)
+
+    async def _systemd(self, scheduler: Scheduler) -> None:
+        """READY=1 once the ledger is open and the scheduler has ticked; then the watchdog,
+        pinged from the event loop only while the scheduler makes progress."""
+        notifier = self._notifier
+        if not notifier.enabled:
+            return
+        while self._jobs and scheduler.ticks == 0 and not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 0.05)
+        if self.stop_event.is_set():
+            return
+        notifier.ready(f"probing {len(self._jobs)} checks")
+        await notifier.keep_alive(lambda: scheduler.heartbeat, self.stop_event)
 
     async def _prune_loop(self) -> None:
         retention = self.config.probe.attempt_retention

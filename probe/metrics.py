@@ -132,9 +132,20 @@ class LedgerCollector(Collector):
             "sla_probe_windows", "Window verdicts decided (a revision counts again).",
             labels=["contract", "service", "scope", "verdict", "reason"],
         )
+        seen: set[tuple[str, str, str]] = set()
         for scope in ("local", "quorum"):
             for name, service, verdict, reason, count in reader.window_counts(scope):
                 windows.add_metric([name, service, scope, verdict, reason], count)
+                if not reason:
+                    seen.add((name, service, verdict))
+        # Zero series for every objective, so rate() sees the very first down window.
+        for contract in config.contracts:
+            for objective in contract.objectives:
+                for verdict in ("up", "down"):
+                    if (contract.name, objective.service, verdict) not in seen:
+                        windows.add_metric(
+                            [contract.name, objective.service, "local", verdict, ""], 0
+                        )
         yield windows
         labels = ["contract", "service", "scope"]
         uptime = GaugeMetricFamily(

@@ -27,6 +27,7 @@ from probe.secrets import redact
 
 log = structlog.get_logger("sla_probe.scheduler")
 
+HEARTBEAT_EVERY = 5.0
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -113,6 +114,7 @@ class Scheduler:
         self.ticks = 0
         self.last_tick: float | None = None
         self.skipped = 0
+        self.heartbeat = 0
         self.replace_jobs(jobs)
 
     @property
@@ -140,16 +142,15 @@ class Scheduler:
 
     async def run(self) -> None:
         while not self._stopping:
-            if not self._heap:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            due, _, base, job = self._heap[0]
-            delay = due - self._clock.monotonic()
-            if delay > 0:
+            self.heartbeat += 1  # progress the systemd watchdog can see, even when idle
+            delay = HEARTBEAT_EVERY
+            if self._heap:
+                due, _, base, job = self._heap[0]
+                delay = min(delay, due - self._clock.monotonic())
+            if delay > 0 or not self._heap:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    await asyncio.wait_for(self._wake.wait(), max(delay, 0.0))
                 continue
             heapq.heappop(self._heap)
             await self._semaphore.acquire()

@@ -248,3 +248,49 @@ class TestSignals:
                 w.close()
             server.close()
             await server.wait_closed()
+
+
+class TestSystemdNotify:
+    async def test_ready_after_the_first_tick_then_watchdog_then_stopping(
+        self, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """READY=1 only once the scheduler ticked; WATCHDOG=1 from the loop; STOPPING=1."""
+        import socket
+
+        sock_path = tmp_path / "notify.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(sock_path))
+        sock.setblocking(False)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+        monkeypatch.setenv("WATCHDOG_USEC", "400000")
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        received: list[str] = []
+
+        def drain() -> None:
+            while True:
+                try:
+                    received.append(sock.recv(4096).decode())
+                except BlockingIOError:
+                    return
+
+        try:
+            async with ScheduledTarget() as target, ScheduledTarget() as control:
+                cfg = parse_config(config_text(state_dir, target.url, control.url))
+                daemon = Daemon(cfg, install_signals=False)
+                task = asyncio.create_task(daemon.serve())
+
+                def seen(word: str) -> bool:
+                    drain()
+                    return any(word in m for m in received)
+
+                await wait_until(lambda: seen("WATCHDOG=1"), 15)
+                assert daemon.scheduler is not None and daemon.scheduler.ticks > 0
+                daemon.request_stop()
+                await asyncio.wait_for(task, 10)
+                drain()
+        finally:
+            sock.close()
+        ready = next(i for i, m in enumerate(received) if "READY=1" in m)
+        watchdog = next(i for i, m in enumerate(received) if "WATCHDOG=1" in m)
+        stopping = next(i for i, m in enumerate(received) if "STOPPING=1" in m)
+        assert ready < watchdog < stopping

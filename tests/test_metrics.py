@@ -75,3 +75,17 @@ class TestExposition:
         proc = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
                               capture_output=True, timeout=60, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class TestZeroSeries:
+    def test_a_never_down_objective_still_exports_its_down_counter_at_zero(
+        self, state_dir: Path
+    ) -> None:
+        """Without it, rate() cannot see the first down window and burn alerts miss it."""
+        config = fixture_config(state_dir)
+        ledger = Ledger(state_dir)
+        collector = LedgerCollector(lambda: config, ledger, lambda: NOW, Runtime())
+        text = generate_latest(build_registry(collector)).decode()
+        ledger.close()
+        assert ('sla_probe_windows_total{contract="acme",reason="",scope="local",'
+                'service="api",verdict="down"} 0.0') in text

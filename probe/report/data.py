@@ -21,6 +21,7 @@ from probe.contracts.exclusions import Declared, assessments, declared_exclusion
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import Month, first_window, utc_iso
 from probe.model import Verdict, WindowVerdict
+from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
     from probe.config import Config
@@ -67,6 +68,7 @@ class ContractReport:
     objectives: list[ObjectiveReport]
     maintenance: list[Assessment]
     declared: list[DeclaredView]
+    support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             denominator=contract.denominator, no_data_policy=contract.no_data,
             window_seconds=ws, month_start=start, month_end=end, final=now >= end,
             objectives=objectives, maintenance=in_month, declared=views,
+            support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
+                               if contract.support is not None else []),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -242,5 +246,6 @@ def report_json(report: MonthReport) -> dict[str, Any]:
                            for o in c.objectives],
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
+            "support_incidents": c.support_incidents,
         } for c in report.contracts],
     }

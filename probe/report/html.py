@@ -17,6 +17,7 @@ from probe.report.text import (
     maintenance_line,
     minutes,
     status,
+    support_incident_lines,
     uptime_text,
     violation_lines,
 )
@@ -142,6 +143,9 @@ def _contract(c: ContractReport) -> str:
             notes = "".join(f"<li>{escape(line)}</li>" for line in violation_lines(m))
             items.append(f'<li class="{cls}">{escape(maintenance_line(m))}<ul>{notes}</ul></li>')
         parts.append(f"<h3>Maintenance</h3><ul>{''.join(items)}</ul>")
+    if c.support_incidents:
+        items = [f"<li>{escape(line)}</li>" for line in support_incident_lines(c)]
+        parts.append(f"<h3>Incidents under the support terms</h3><ul>{''.join(items)}</ul>")
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")

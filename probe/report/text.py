@@ -68,6 +68,21 @@ def declared_line(view: DeclaredView) -> str:
             f" declared by {d.by} via {d.source}{recorded}; {state}; applied: {applied}")
 
 
+DEADLINES = (("response_due", "vendor response due"), ("notice_due", "incident notice due"),
+             ("resolution_due", "resolution due"), ("report_due", "post-incident report due"))
+
+
+def support_incident_lines(c: ContractReport) -> list[str]:
+    """Incidents under the contract's support terms: severity and what the vendor owes by when."""
+    lines: list[str] = []
+    for i in c.support_incidents:
+        head = (f"{i['severity'] or '-'} incident {i['service']} {i['start']} .. "
+                f"{i['end'] or 'open'} ({i['state']})")
+        dues = [f"{label} {i[key]}" for key, label in DEADLINES if i.get(key)]
+        lines.append(head + (": " + "; ".join(dues) if dues else ""))
+    return lines
+
+
 def status(c: ContractReport) -> str:
     return "final" if c.final else "PROVISIONAL (month not ended)"
 
@@ -98,6 +113,7 @@ def render_text(report: MonthReport) -> str:
             out += [f"    ! {line}" for line in violation_lines(m)]
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
+        out += [f"  {line}" for line in support_incident_lines(c)]
     return "\n".join(out) + "\n"
 
 
@@ -132,6 +148,9 @@ def render_markdown(report: MonthReport) -> str:
                     "classes |", "|---|---|---|---|---|"]
             out += [f"| {s} | {utc_iso(i.start)} | {utc_iso(i.end)} | {minutes(i.minutes)} | "
                     f"{', '.join(i.failure_classes) or '-'} |" for s, i in incidents]
+        if c.support_incidents:
+            out += ["", "### Incidents under the support terms", ""]
+            out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
         if c.maintenance:
             out += ["", "### Maintenance", ""]
             for m in c.maintenance:

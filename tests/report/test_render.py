@@ -283,3 +283,22 @@ class TestExampleContracts:
         if file == "senhasegura":
             assert c["objectives"] == []
             assert "no availability objective (support-only contract)" in text
+
+
+class TestSupportIncidents:
+    """Issue 8: every format lists incidents with their severity and contractual deadlines."""
+
+    def test_json_carries_severity_and_deadlines(self, rendered: dict[str, str]) -> None:
+        [contract] = json.loads(rendered["json"])["contracts"]
+        incidents = contract["support_incidents"]
+        api = [i for i in incidents if i["service"] == "dfns-api"
+               and i["start"] == "2026-10-10T00:00:00Z"]
+        assert len(api) == 1, incidents
+        assert api[0]["severity"] == "Show Stopper"
+        assert api[0]["resolution_due"] == "2026-10-11T00:01:00Z"  # Dfns §7: 24 h
+        assert api[0]["state"] == "resolved"
+
+    @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+    def test_human_formats_say_what_is_due(self, rendered: dict[str, str], fmt: str) -> None:
+        assert "Show Stopper incident dfns-api 2026-10-10T00:00:00Z" in rendered[fmt]
+        assert "resolution due 2026-10-11T00:01:00Z" in rendered[fmt]
