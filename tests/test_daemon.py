@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from probe.config import parse_config
 from probe.daemon import Daemon
@@ -255,8 +257,6 @@ class TestSystemdNotify:
         self, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """READY=1 only once the scheduler ticked; WATCHDOG=1 from the loop; STOPPING=1."""
-        import socket
-
         sock_path = tmp_path / "notify.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(str(sock_path))
@@ -284,7 +284,8 @@ class TestSystemdNotify:
                     return any(word in m for m in received)
 
                 await wait_until(lambda: seen("WATCHDOG=1"), 15)
-                assert daemon.scheduler is not None and daemon.scheduler.ticks > 0
+                assert daemon.scheduler is not None
+                assert daemon.scheduler.ticks > 0
                 daemon.request_stop()
                 await asyncio.wait_for(task, 10)
                 drain()

@@ -80,7 +80,8 @@ def scrape() -> set[str]:
     text = ""
     try:
         deadline = time.monotonic() + 60
-        while 'verdict="down"' not in text:
+        # a decided down window, not the zero-valued down counter exported from the start
+        while not re.search(r'verdict="down"\} [1-9]', text):
             assert proc.poll() is None, "sla-probe demo exited"
             assert time.monotonic() < deadline, "no down window within 60s:\n" + text
             time.sleep(0.5)
