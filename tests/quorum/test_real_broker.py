@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC
 
 import aiohttp
@@ -21,7 +23,7 @@ from probe.model import Reason, Verdict
 from probe.quorum import store
 from probe.quorum.codec import Vote, decode, encode
 from probe.report import render
-from tests.quorum.conftest import Cluster
+from tests.quorum.conftest import Cluster, Vantage
 from tests.servers import ScheduledTarget, wait_until
 
 pytest.importorskip("aiomqtt")
@@ -32,6 +34,12 @@ W = 1  # seconds per window
 
 def next_window(lead: int = 2) -> int:
     return math.ceil(time.time() / W) * W + lead * W
+
+
+async def settle(predicate: Callable[[], bool], timeout: float) -> None:
+    """Wait for `predicate`; on timeout, go on to the assertions (they say what differs)."""
+    with contextlib.suppress(TimeoutError):
+        await wait_until(predicate, timeout)
 
 
 def have(cluster: Cluster, contract: str, windows: range, scope: str = "quorum") -> bool:
@@ -54,14 +62,16 @@ class TestQuorumWithMosquitto:
         outage = {first + 2 * W, first + 3 * W}
 
         def failing(t: float) -> bool:
-            return first + 2 * W <= t < first + 4 * W
+            return first + 2 * W <= t < first + 4 * W + 0.1  # late answers still fail
 
         observed = range(first, first + 6 * W, W)
         async with ScheduledTarget(failing) as vendor, ScheduledTarget() as control:
             for name in cluster.vantages:
                 await cluster.start(name, cluster.config(
                     name, target=vendor.url, control=control.url, window=W))
-            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+            truth = {w: "down" if w in outage else "up" for w in observed}
+            await settle(lambda: all({w: v.verdicts("vendor").get(w) for w in observed} == truth
+                                     for v in cluster.vantages.values()), 40)
             port = cluster.vantages["a"].daemon.bound_port  # type: ignore[union-attr]
             text = await metrics(port)
         for name, vantage in cluster.vantages.items():
@@ -100,7 +110,9 @@ class TestQuorumWithMosquitto:
                     name, target=vendor.url, control=control.url, window=W,
                     extra=f"  role: {role}\n"))
             c = cluster.vantages["c"]
-            await wait_until(lambda: set(observed) <= set(c.verdicts("vendor")), 40)
+            await settle(lambda: all(
+                set(c.votes("vendor").get((w, "api"), {})) == {"a", "b", "c"}
+                and c.verdicts("vendor").get(w) == "up" for w in observed), 40)
             a = cluster.vantages["a"].daemon
             assert a is not None
             text = await metrics(a.bound_port)
@@ -119,7 +131,7 @@ class TestQuorumWithMosquitto:
         broken = {first + 2 * W, first + 3 * W}
 
         def c_path_broken(t: float) -> bool:
-            return first + 2 * W <= t < first + 4 * W
+            return first + 2 * W <= t < first + 4 * W + 0.1  # late answers still fail
 
         observed = range(first, first + 6 * W, W)
         async with ScheduledTarget() as vendor, ScheduledTarget() as control, \
@@ -130,7 +142,13 @@ class TestQuorumWithMosquitto:
                 target, reach = (c_vendor, c_control) if name == "c" else (vendor, control)
                 await cluster.start(name, cluster.config(
                     name, target=target.url, control=reach.url, window=W, rule="any"))
-            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+            def abstained(v: Vantage) -> bool:
+                got = v.reader_windows("vendor", "quorum")
+                return all(w in got and got[w].note.endswith("c=excluded:vantage")
+                           for w in broken)
+
+            await settle(lambda: have(cluster, "vendor", observed) and all(
+                abstained(v) for v in cluster.vantages.values()), 40)
         c_local = cluster.vantages["c"].verdicts("vendor", "local")
         assert {w for w in observed if c_local[w] == "excluded:vantage"} == broken
         for name, vantage in cluster.vantages.items():
@@ -146,7 +164,7 @@ class TestQuorumWithMosquitto:
         outage = {first + 5 * W, first + 6 * W}
 
         def failing(t: float) -> bool:
-            return first + 5 * W <= t < first + 7 * W
+            return first + 5 * W <= t < first + 7 * W + 0.1
 
         observed = range(first, first + 12 * W, W)
         truth = {w: "down" if w in outage else "up" for w in observed}
@@ -201,7 +219,7 @@ class TestQuorumWithMosquitto:
         outage = {first + 4 * W, first + 5 * W}
 
         def failing(t: float) -> bool:
-            return first + 4 * W <= t < first + 6 * W
+            return first + 4 * W <= t < first + 6 * W + 0.1
 
         observed = range(first, first + 10 * W, W)
         truth = {w: "down" if w in outage else "up" for w in observed}
@@ -256,7 +274,9 @@ class TestQuorumWithMosquitto:
                 await client.publish(forged.topic, encode(forged.payload(), mallory), qos=1)
                 stranger = dataclasses.replace(forged, vantage="mallory")
                 await client.publish(stranger.topic, encode(stranger.payload(), mallory), qos=1)
-            await wait_until(lambda: have(cluster, "vendor", observed), 40)
+            await settle(lambda: have(cluster, "vendor", observed) and all(
+                "b" in v.votes("vendor").get((first + W, "api"), {})
+                for v in cluster.vantages.values()), 40)
             text = await metrics(a.bound_port)
         assert 'sla_probe_quorum_rejected_total{reason="bad_signature"} 1.0' in text
         assert 'sla_probe_quorum_rejected_total{reason="unknown_vantage"} 1.0' in text
