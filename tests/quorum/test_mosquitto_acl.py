@@ -145,6 +145,7 @@ class TestDaemonsThroughTlsAndAcl:
                 await wait_until(lambda: all(
                     set(observed) <= set(v.verdicts("vendor"))
                     for v in cluster.vantages.values()), 30)
+                await cluster.stop()  # daemons first, then the targets they probe
         finally:
             await cluster.stop()
             broker.stop()

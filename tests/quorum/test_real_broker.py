@@ -74,6 +74,7 @@ class TestQuorumWithMosquitto:
                                      for v in cluster.vantages.values()), 40)
             port = cluster.vantages["a"].daemon.bound_port  # type: ignore[union-attr]
             text = await metrics(port)
+            await cluster.stop()  # daemons first, then the targets they probe
         for name, vantage in cluster.vantages.items():
             got = vantage.verdicts("vendor")
             assert {w for w in observed if got[w] == "down"} == outage, (name, got)
@@ -116,6 +117,7 @@ class TestQuorumWithMosquitto:
             a = cluster.vantages["a"].daemon
             assert a is not None
             text = await metrics(a.bound_port)
+            await cluster.stop()  # daemons first, then the targets they probe
         assert all(c.verdicts("vendor")[w] == "up" for w in observed)
         assert all(set(c.votes("vendor")[(w, "api")]) == {"a", "b", "c"} for w in observed)
         for name in ("a", "b"):
@@ -149,6 +151,7 @@ class TestQuorumWithMosquitto:
 
             await settle(lambda: have(cluster, "vendor", observed) and all(
                 abstained(v) for v in cluster.vantages.values()), 40)
+            await cluster.stop()  # daemons first, then the targets they probe
         c_local = cluster.vantages["c"].verdicts("vendor", "local")
         assert {w for w in observed if c_local[w] == "excluded:vantage"} == broken
         for name, vantage in cluster.vantages.items():
@@ -188,6 +191,7 @@ class TestQuorumWithMosquitto:
                 {w: v.verdicts("vendor").get(w) for w in observed} == truth
                 for v in cluster.vantages.values()), 40)
             texts = [await metrics(d.bound_port) for d in daemons if d is not None]
+            await cluster.stop()  # daemons first, then the targets they probe
         assert restarted - killed >= 6 * W
         for name, vantage in cluster.vantages.items():
             votes = vantage.votes("vendor")
@@ -240,6 +244,7 @@ class TestQuorumWithMosquitto:
             await wait_until(lambda: all(
                 {w: v.verdicts("vendor").get(w) for w in observed} == truth
                 for v in cluster.vantages.values()), 40)
+            await cluster.stop()  # daemons first, then the targets they probe
         b_local = b.verdicts("vendor", "local")
         missed = [w for w in observed if w > stopped and w + W < first + 8 * W]
         assert missed
@@ -278,6 +283,7 @@ class TestQuorumWithMosquitto:
                 "b" in v.votes("vendor").get((first + W, "api"), {})
                 for v in cluster.vantages.values()), 40)
             text = await metrics(a.bound_port)
+            await cluster.stop()  # daemons first, then the targets they probe
         assert 'sla_probe_quorum_rejected_total{reason="bad_signature"} 1.0' in text
         assert 'sla_probe_quorum_rejected_total{reason="unknown_vantage"} 1.0' in text
         events = [json.loads(line) for line in stream.getvalue().splitlines() if line]
@@ -329,6 +335,7 @@ class TestOutboxAcrossRestart:
                             return
 
                 await asyncio.wait_for(collect(), 30)
+            await cluster.stop()  # daemons first, then the targets they probe
         starts = [v.window_start for v in received]
         assert starts == sorted(set(starts)), f"in order, each window once: {starts}"
         assert starts[:len(decided)] == decided
