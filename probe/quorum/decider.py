@@ -99,9 +99,24 @@ class QuorumDecider:
         return max(ws + contract.window_seconds + self.settle + grace, late_start)
 
     async def decide_ready(self) -> list[WindowVerdict]:
+        late, self._late = self._late, set()
+        try:
+            written = await self._decide_ready(late)
+        except BaseException:
+            self._late |= late  # decide them on the next round
+            raise
+        if written:
+            self.decided += len(written)
+            for listener in self.listeners:
+                try:
+                    listener(written)
+                except Exception:
+                    log.exception("quorum_listener_failed")
+        return written
+
+    async def _decide_ready(self, late: set[tuple[str, int]]) -> list[WindowVerdict]:
         now = self._clock.wall()
         ledger = self._worker.ledger
-        late, self._late = self._late, set()
         written: list[WindowVerdict] = []
         for contract in self.config.contracts:
             cursor = await self._worker.call(ledger.next_window, contract.name, SCOPE)
@@ -118,13 +133,6 @@ class QuorumDecider:
                 verdicts = await self._worker.call(self._adjust, self.config, verdicts)
             written += await self._worker.call(
                 ledger.write_verdicts, verdicts, AUTHOR, {(contract.name, SCOPE): new_cursor})
-        if written:
-            self.decided += len(written)
-            for listener in self.listeners:
-                try:
-                    listener(written)
-                except Exception:
-                    log.exception("quorum_listener_failed")
         return written
 
     def _decide(self, contract: ContractConfig, ws: int, by_window: dict[tuple[int, str],

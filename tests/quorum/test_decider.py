@@ -168,3 +168,23 @@ class TestQuorumDecider:
             assert v.note.startswith("declared:provider_notice:INC-1|was:down:")
         finally:
             r.worker.close()
+
+    async def test_a_failed_round_keeps_the_late_windows_for_the_next(
+        self, rig: tuple[Rig, ManualClock], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        r, clock = rig
+        r.votes(vote(EPOCH, "a", Verdict.DOWN))
+        clock.now = EPOCH + 80
+        await r.decider.decide_ready()
+        r.votes(vote(EPOCH, "b", Verdict.DOWN))
+        real = r.ledger.write_verdicts
+
+        def broken(*args: object, **kwargs: object) -> list[WindowVerdict]:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(r.ledger, "write_verdicts", broken)
+        with pytest.raises(OSError, match="disk full"):
+            await r.decider.decide_ready()
+        monkeypatch.setattr(r.ledger, "write_verdicts", real)
+        await r.decider.decide_ready()
+        assert r.quorum() == {EPOCH: "down"}
