@@ -13,6 +13,7 @@ from probe.contracts.exclusions import DeclaredExclusion
 from probe.contracts.maintenance import MaintenanceEntry
 from probe.contracts.model import ContractConfig
 from probe.durations import Duration
+from probe.quorum.config import QuorumConfig
 from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
 
 CONTROL_SERVICE = "_controls"
@@ -67,6 +68,7 @@ class Config(StrictModel):
     contracts: list[ContractConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceEntry] = Field(default_factory=list)
     exclusions: list[DeclaredExclusion] = Field(default_factory=list)
+    quorum: QuorumConfig | None = None
 
     def contract(self, name: str) -> ContractConfig:
         for contract in self.contracts:
@@ -190,6 +192,9 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
                 problems.append(source.problem(loc, f"{objective.service!r} listed twice"))
             covered.add(objective.service)
     problems += _check_windows(config, source)
+    if config.quorum is not None:
+        problems += [source.problem(("quorum", *loc), message)
+                     for loc, message in config.quorum.problems(config.probe.vantage)]
     return problems
 
 

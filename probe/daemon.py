@@ -28,6 +28,7 @@ from probe.ledger import Ledger
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
 from probe.model import Role, Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, LedgerWorker
+from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
 from probe.statuspage import add_status_routes
@@ -103,6 +104,7 @@ class Daemon:
         self._jobs: list[Job] = []
         self._resources = Resources(clock=self.clock)
         self._draining = False
+        self.quorum: QuorumNode | None = None
         self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -132,6 +134,13 @@ class Daemon:
         for listener in self._listeners:
             self.decider.subscribe(listener)
         self.decider.subscribe(self._log_verdicts)
+        if config.quorum is not None:
+            self.quorum = QuorumNode(config, self._worker, self.clock, adjust=self._exclusions)
+            self._ledger.add_verdict_hook(self.quorum.outbox_hook)
+            self.decider.subscribe(self.quorum.on_local_verdicts)
+            self._metric_extras.append(self.quorum.metric_families)
+            if self.quorum.decider is not None:
+                await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
         gaps = await self.decider.decide_ready()
@@ -185,6 +194,11 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                if self.quorum is not None:
+                    group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
+                    if self.quorum.decider is not None:
+                        group.create_task(self.quorum.decider.run(self.stop_event),
+                                          name="quorum-decider")
                 group.create_task(self._systemd(scheduler), name="systemd-notify")
                 await self.stop_event.wait()
                 self._draining = True
@@ -279,12 +293,18 @@ class Daemon:
         if new.probe.listen != self.config.probe.listen or \
                 new.probe.state_dir != self.config.probe.state_dir:
             log.warning("reload_partial", why="listen and state_dir change only on restart")
+        if new.quorum != self.config.quorum or new.probe.vantage != self.config.probe.vantage:
+            log.warning("reload_partial", why="quorum and vantage change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
         self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
         self.decider.config = new
+        if self.quorum is not None:
+            self.quorum.set_config(new)  # contracts; broker, keys, peers and rule need a restart
+            if self.quorum.decider is not None:
+                await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
         self.scheduler.replace_jobs(jobs)
@@ -303,9 +323,13 @@ class Daemon:
     async def _revise_exclusions(self) -> None:
         """Windows decided before an exclusion was known get a new revision (never an edit)."""
         assert self._worker is not None
-        written = await self._worker.call(
-            write_due_revisions, self._worker.ledger, self.config, self.clock.wall()
-        )
+        written = 0
+        scopes = ["local"] if self.quorum is None or self.quorum.decider is None \
+            else ["local", "quorum"]
+        for scope in scopes:
+            written += await self._worker.call(
+                write_due_revisions, self._worker.ledger, self.config, self.clock.wall(), scope
+            )
         if written:
             log.info("exclusions_applied", revisions=written)
 

@@ -15,12 +15,15 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from probe.model import Attempt, Reason, Role, Verdict, WindowVerdict
+
+T = TypeVar("T")
+VerdictHook = Callable[[sqlite3.Connection, list[WindowVerdict]], None]
 
 LEDGER_FILE = "ledger.sqlite3"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -92,7 +95,32 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX windows_by_verdict ON windows (contract, scope, verdict, service, window_start);
     """,
-    # 3: day totals of current verdicts, so a month's figures (report, every scrape) sum
+    # 3: quorum (probe/quorum/store.py): the durable outbox of signed verdicts to publish,
+    # the votes received from every vantage, and rejected messages by reason
+    """
+    CREATE TABLE quorum_outbox (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL, payload BLOB NOT NULL,
+        contract TEXT NOT NULL, window_start INTEGER NOT NULL,
+        created_at REAL NOT NULL, sent_at REAL
+    );
+    CREATE INDEX quorum_outbox_unsent ON quorum_outbox (id) WHERE sent_at IS NULL;
+    CREATE INDEX quorum_outbox_window ON quorum_outbox (window_start);
+    CREATE TABLE quorum_votes (
+        contract TEXT NOT NULL, service TEXT NOT NULL, window_start INTEGER NOT NULL,
+        vantage TEXT NOT NULL, window_seconds INTEGER NOT NULL,
+        verdict TEXT NOT NULL, reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL, failures INTEGER NOT NULL, failure_classes TEXT NOT NULL,
+        revision INTEGER NOT NULL, decided_at REAL NOT NULL, fingerprint TEXT NOT NULL,
+        received_at REAL NOT NULL, updates INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (contract, window_start, service, vantage)
+    ) WITHOUT ROWID;
+    CREATE INDEX quorum_votes_vantage ON quorum_votes (vantage, received_at);
+    CREATE TABLE quorum_rejections (
+        reason TEXT PRIMARY KEY, count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 4: day totals of current verdicts, so a month's figures (report, every scrape) sum
     # about 30 rows per service instead of 43,200 windows; kept by `write_verdicts`
     """
     CREATE TABLE window_days (
@@ -194,6 +222,11 @@ class LedgerReader:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the read connection (for modules that own tables, e.g. quorum)."""
+        with self._read() as conn:
+            return fn(conn)
 
     def meta(self, key: str) -> str | None:
         with self._read() as conn:
@@ -431,7 +464,18 @@ class Ledger(LedgerReader):
         path = Path(state_dir) / LEDGER_FILE
         conn = _connect(path, readonly=False)
         super().__init__(path, conn)
+        self._hooks: list[VerdictHook] = []
         self._migrate()
+
+    def add_verdict_hook(self, hook: VerdictHook) -> None:
+        """`hook(conn, written)` runs inside every `write_verdicts` transaction that wrote
+        something, so whatever it records (the quorum outbox) commits with the verdicts."""
+        self._hooks.append(hook)
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one write transaction."""
+        with self._transaction() as conn:
+            return fn(conn)
 
     @classmethod
     def reader(cls, state_dir: Path) -> LedgerReader:
@@ -588,6 +632,9 @@ class Ledger(LedgerReader):
                     (v.contract, v.service, v.scope, v.verdict.value, v.reason.value),
                 )
                 written.append(stored)
+            if written:
+                for hook in self._hooks:
+                    hook(conn, written)
             for (contract, scope), next_window in (cursors or {}).items():
                 conn.execute(
                     "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "

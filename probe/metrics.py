@@ -44,6 +44,13 @@ def _buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, fl
     return out
 
 
+def month_scopes(config: Config) -> tuple[str, ...]:
+    """Month gauges per scope: `local` always, `quorum` when this daemon decides a quorum."""
+    if config.quorum is not None and config.quorum.decides:
+        return ("local", "quorum")
+    return ("local",)
+
+
 class LedgerCollector(Collector):
     def __init__(
         self,
@@ -183,20 +190,23 @@ class LedgerCollector(Collector):
             window_len.add_metric([contract.name], contract.window_seconds)
             month = Month.containing(now, contract.zone)
             single = config.model_copy(update={"contracts": [contract]})
-            for acc in month_accounts(single, reader, month, now):
-                values = [acc.contract, acc.service, "local"]
-                uptime.add_metric(values, acc.uptime_ratio)
-                target.add_metric([acc.contract, acc.service], round(acc.target / 100, 9))
-                down.add_metric(values, acc.downtime_minutes * 60)
-                budget.add_metric(values, round(acc.budget_remaining_minutes * 60, 6))
-                no_data.add_metric(values, acc.no_data_minutes * 60)
-                for reason, minutes in acc.excluded_minutes.items():
-                    excluded.add_metric([*values, reason], minutes * 60)
-                if acc.credit.unit is not None:
-                    credit.add_metric([acc.contract, acc.service, acc.credit.unit],
-                                      float(acc.credit.amount))
-                invalid_by_contract[acc.contract] = max(
-                    invalid_by_contract.get(acc.contract, 0), acc.invalid_maintenance)
+            for scope in month_scopes(config):
+                for acc in month_accounts(single, reader, month, now, scope):
+                    values = [acc.contract, acc.service, scope]
+                    uptime.add_metric(values, acc.uptime_ratio)
+                    down.add_metric(values, acc.downtime_minutes * 60)
+                    budget.add_metric(values, round(acc.budget_remaining_minutes * 60, 6))
+                    no_data.add_metric(values, acc.no_data_minutes * 60)
+                    for reason, minutes in acc.excluded_minutes.items():
+                        excluded.add_metric([*values, reason], minutes * 60)
+                    if scope != "local":
+                        continue  # target, credit and maintenance: once, from the local scope
+                    target.add_metric([acc.contract, acc.service], round(acc.target / 100, 9))
+                    if acc.credit.unit is not None:
+                        credit.add_metric([acc.contract, acc.service, acc.credit.unit],
+                                          float(acc.credit.amount))
+                    invalid_by_contract[acc.contract] = max(
+                        invalid_by_contract.get(acc.contract, 0), acc.invalid_maintenance)
             invalid.add_metric([contract.name], invalid_by_contract.get(contract.name, 0))
         yield from (credit, invalid)
         yield from (uptime, target, down, budget, excluded, no_data, window_len)
