@@ -303,11 +303,11 @@ def render(results: dict[str, Any]) -> str:
         for t in CLASSES:
             row = [t, *(results["sla_probe"][rule]["matrix"][t][p] for p in CLASSES)]
             if results["prometheus"]:
-                row += ["|", *(results["blackbox"][rule]["matrix"][t][p] for p in CLASSES)]
+                row += ["‖", *(results["blackbox"][rule]["matrix"][t][p] for p in CLASSES)]
             mrows.append(row)
         header = ["truth \\ verdict", *CLASSES]
         if results["prometheus"]:
-            header += ["|", *(f"bb {c}" for c in CLASSES)]
+            header += ["‖", *(f"bb {c}" for c in CLASSES)]
         lines.append(table(header, mrows))
     lines.append("\n### per outage shape (first cycle): truth / sla-probe / blackbox, "
                  "rules all, any, ratio>=0.5\n")
