@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from probe import __version__
@@ -101,7 +102,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     _log_setup(args, config.probe.log_level)
     daemon = Daemon(config, config_path=args.config)
-    return asyncio.run(daemon.serve())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(daemon.serve())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The daemon's event loop: uvloop when installed (`pip install 'sla-probe[fast]'`,
+    about a third less CPU per attempt, see BENCHMARKS.md), else asyncio's own;
+    `SLA_PROBE_LOOP=asyncio|uvloop` chooses explicitly."""
+    choice = os.environ.get("SLA_PROBE_LOOP", "auto")
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise ValueError(f"SLA_PROBE_LOOP must be auto, asyncio or uvloop, not {choice!r}")
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        if choice == "auto":
+            return None
+        raise ValueError("SLA_PROBE_LOOP=uvloop needs: pip install 'sla-probe[fast]'") from None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def cmd_report(args: argparse.Namespace) -> int:

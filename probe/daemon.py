@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -129,7 +130,7 @@ class Daemon:
         self._jobs = build_jobs(config, self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
         self.decider = Decider(config, self._worker, self.writer, self.clock,
-                               adjust=self._exclusions)
+                               adjust=self._exclusions, inflight_oldest=self._oldest_inflight)
         for listener in self._listeners:
             self.decider.subscribe(listener)
         self.decider.subscribe(self._log_verdicts)
@@ -173,6 +174,12 @@ class Daemon:
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
                  checks=len(self._jobs), contracts=len(config.contracts),
                  state_dir=str(probe.state_dir))
+        # Everything built so far (config, checks, jobs) lives as long as the daemon: move it
+        # out of the cyclic collector's sight, so that full collections, which attempts'
+        # garbage triggers, do not walk ten thousand checks' objects each time (schedule
+        # lag spikes of seconds at 10,000 checks, see BENCHMARKS.md).
+        gc.collect()
+        gc.freeze()
         self.started.set()
 
     async def main_loop(self) -> None:
@@ -236,6 +243,10 @@ class Daemon:
         self.stop_event.set()
         if force:
             self._force.set()
+
+    def _oldest_inflight(self) -> float | None:
+        """Before the scheduler exists nothing is under way (startup catch-up)."""
+        return None if self.scheduler is None else self.scheduler.oldest_inflight()
 
     def ready(self) -> tuple[bool, str]:
         if self._draining:

@@ -120,7 +120,27 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT PRIMARY KEY, count INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 4: day totals of current verdicts, so a month's figures (report, every scrape) sum
+    # about 30 rows per service instead of 43,200 windows; kept by `write_verdicts`
+    """
+    CREATE TABLE window_days (
+        contract TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL,
+        day INTEGER NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+        windows INTEGER NOT NULL, attempts INTEGER NOT NULL, failures INTEGER NOT NULL,
+        PRIMARY KEY (contract, scope, day, service, verdict, reason)
+    ) WITHOUT ROWID;
+    INSERT INTO window_days
+        SELECT contract, service, scope, window_start - window_start % 86400, verdict, reason,
+               COUNT(*), SUM(attempts), SUM(failures)
+        FROM windows GROUP BY 1, 2, 3, 4, 5, 6;
+    CREATE INDEX window_revisions_decided ON window_revisions (scope, decided_at);
+    CREATE INDEX windows_notable ON windows (contract, scope, window_start)
+        WHERE verdict != 'up' OR failures > 0;
+    """,
 )
+
+DAY = 86400
+_EVIDENCE_ENCODER = json.JSONEncoder(sort_keys=True)  # the same text as json.dumps(sort_keys)
 
 
 class LedgerError(Exception):
@@ -150,6 +170,17 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def _count_day(conn: sqlite3.Connection, v: WindowVerdict, sign: int) -> None:
+    """Add (sign=1) or take back (sign=-1) one current verdict in `window_days`."""
+    conn.execute(
+        "INSERT INTO window_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+        "SET windows=windows+excluded.windows, attempts=attempts+excluded.attempts, "
+        "failures=failures+excluded.failures",
+        (v.contract, v.service, v.scope, v.window_start - v.window_start % DAY,
+         v.verdict.value, v.reason.value, sign, sign * v.attempts, sign * v.failures),
+    )
+
+
 def _verdict_row(row: Sequence[Any]) -> WindowVerdict:
     classes = tuple(json.loads(row[9])) if row[9] else ()
     return WindowVerdict(
@@ -164,6 +195,15 @@ _WINDOW_COLUMNS = (
     "contract, service, scope, window_start, window_seconds, verdict, reason, attempts, "
     "failures, failure_classes, revision, decided_at, note"
 )
+
+
+def _add_totals(out: dict[str, dict[tuple[str, str], tuple[int, int, int]]],
+                rows: Iterable[Sequence[Any]]) -> None:
+    for service, verdict, reason, count, attempts, failures in rows:
+        by = out.setdefault(service, {})
+        old = by.get((verdict, reason), (0, 0, 0))
+        by[(verdict, reason)] = (old[0] + count, old[1] + (attempts or 0),
+                                 old[2] + (failures or 0))
 
 
 class LedgerReader:
@@ -207,6 +247,19 @@ class LedgerReader:
             for r in rows
         ]
 
+    def outcomes_between(self, start: float, end: float) -> list[Attempt]:
+        """Attempts in [start, end) with what a verdict needs (no detail, no evidence)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT started_at, service, check_name, role, ok, failure_class, latency, "
+                "retried FROM attempts WHERE started_at >= ? AND started_at < ? "
+                "ORDER BY started_at",
+                (start, end),
+            ).fetchall()
+        roles = {r.value: r for r in Role}
+        return [Attempt(r[0], r[1], r[2], roles[r[3]], bool(r[4]), r[5], r[6],
+                        retried=bool(r[7])) for r in rows]
+
     def windows(
         self, contract: str, start: int, end: int, scope: str = "local",
         service: str | None = None,
@@ -220,6 +273,21 @@ class LedgerReader:
             args.append(service)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
+        return [_verdict_row(r) for r in rows]
+
+    def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
+                        *, failed_up: bool = False) -> list[WindowVerdict]:
+        """The windows a month's figures need row by row: every one that is not `up` (down,
+        excluded with its note, no_data), and with `failed_up` the up windows with failed
+        attempts (the `requests` method). The partial index `windows_notable` serves it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+                "AND window_start >= ? AND window_start < ? "
+                "AND (verdict != 'up' OR failures > 0) AND (verdict != 'up' OR ?) "
+                "ORDER BY service, window_start",
+                (contract, scope, start, end, int(failed_up)),
+            ).fetchall()
         return [_verdict_row(r) for r in rows]
 
     def revisions(self, contract: str, service: str, window_start: int,
@@ -238,22 +306,43 @@ class LedgerReader:
         self, contract: str, start: int, end: int, scope: str = "local"
     ) -> dict[str, Counter[tuple[str, str]]]:
         """Per service, how many current windows in [start, end) have each (verdict, reason)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT service, verdict, reason, COUNT(*) FROM windows "
-                "WHERE contract=? AND scope=? AND window_start >= ? AND window_start < ? "
-                "GROUP BY service, verdict, reason",
-                (contract, scope, start, end),
-            ).fetchall()
         out: dict[str, Counter[tuple[str, str]]] = {}
-        for service, verdict, reason, count in rows:
-            out.setdefault(service, Counter())[(verdict, reason)] = count
+        for service, by in self.window_totals(contract, start, end, scope).items():
+            out[service] = Counter({key: n[0] for key, n in by.items()})
         return out
 
     def window_totals(
         self, contract: str, start: int, end: int, scope: str = "local"
     ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
-        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end)."""
+        """Per service and (verdict, reason): (windows, attempts, failures) in [start, end).
+
+        Whole UTC days come from `window_days`; the partial days at either end (a month in
+        a time zone other than UTC) are summed from the windows themselves.
+        """
+        first_day = -(-start // DAY) * DAY
+        last_day = end // DAY * DAY
+        if first_day >= last_day:
+            return self._scan_totals(contract, start, end, scope)
+        out = self._scan_totals(contract, start, first_day, scope)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT service, verdict, reason, SUM(windows), SUM(attempts), SUM(failures) "
+                "FROM window_days WHERE contract=? AND scope=? AND day >= ? AND day < ? "
+                "GROUP BY service, verdict, reason HAVING SUM(windows) > 0",
+                (contract, scope, first_day, last_day),
+            ).fetchall()
+        _add_totals(out, rows)
+        tail = self._scan_totals(contract, last_day, end, scope)
+        for service, by in tail.items():
+            _add_totals(out, [(service, v, r, *n) for (v, r), n in by.items()])
+        return out
+
+    def _scan_totals(
+        self, contract: str, start: int, end: int, scope: str
+    ) -> dict[str, dict[tuple[str, str], tuple[int, int, int]]]:
+        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
+        if start >= end:
+            return out
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT service, verdict, reason, COUNT(*), SUM(attempts), SUM(failures) "
@@ -261,9 +350,7 @@ class LedgerReader:
                 "AND window_start < ? GROUP BY service, verdict, reason",
                 (contract, scope, start, end),
             ).fetchall()
-        out: dict[str, dict[tuple[str, str], tuple[int, int, int]]] = {}
-        for service, verdict, reason, count, attempts, failures in rows:
-            out.setdefault(service, {})[(verdict, reason)] = (count, attempts, failures)
+        _add_totals(out, rows)
         return out
 
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
@@ -441,33 +528,45 @@ class Ledger(LedgerReader):
         batch = list(attempts)
         if not batch:
             return 0
-        stats: Counter[tuple[str, str, str]] = Counter()
-        sums: dict[tuple[str, str, str], float] = {}
-        buckets: Counter[tuple[str, str, int]] = Counter()
-        last: dict[tuple[str, str], Attempt] = {}
+        # One pass, each evidence encoded once: at thousands of attempts a second this runs
+        # on the ledger thread but holds the GIL, so it is time taken from the event loop.
+        rows: list[tuple[Any, ...]] = []
+        stats: dict[tuple[str, str, str], list[float]] = {}
+        buckets: dict[tuple[str, str, int], int] = {}
+        last: dict[tuple[str, str], tuple[Any, ...]] = {}
+        encode = _EVIDENCE_ENCODER.encode
         for a in batch:
-            result = "ok" if a.ok else (a.failure_class or "error")
-            stats[(a.service, a.check, result)] += 1
-            sums[(a.service, a.check, result)] = sums.get((a.service, a.check, result), 0.0) \
-                + a.latency
-            buckets[(a.service, a.check, bucket_index(a.latency))] += 1
+            ev = a.evidence
+            evidence = encode(ev if type(ev) is dict else dict(ev)) if ev else "{}"
+            ok = 1 if a.ok else 0
+            role = a.role.value
+            rows.append((a.started_at, a.service, a.check, role, ok, a.failure_class,
+                         a.latency, a.detail, evidence, 1 if a.retried else 0))
+            key = (a.service, a.check, "ok" if ok else (a.failure_class or "error"))
+            stat = stats.get(key)
+            if stat is None:
+                stats[key] = [1, a.latency]
+            else:
+                stat[0] += 1
+                stat[1] += a.latency
+            bucket = (a.service, a.check, bisect.bisect_left(LATENCY_BUCKETS, a.latency))
+            buckets[bucket] = buckets.get(bucket, 0) + 1
             prev = last.get((a.service, a.check))
-            if prev is None or a.started_at >= prev.started_at:
-                last[(a.service, a.check)] = a
+            if prev is None or a.started_at >= prev[3]:
+                last[(a.service, a.check)] = (a.service, a.check, role, a.started_at, ok,
+                                              a.failure_class, a.latency, evidence)
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO attempts (started_at, service, check_name, role, ok, "
                 "failure_class, latency, detail, evidence, retried) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(a.started_at, a.service, a.check, a.role.value, int(a.ok), a.failure_class,
-                  a.latency, a.detail, json.dumps(dict(a.evidence), sort_keys=True),
-                  int(a.retried)) for a in batch],
+                rows,
             )
             conn.executemany(
                 "INSERT INTO attempt_stats VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET count=count+excluded.count, "
                 "duration_sum=duration_sum+excluded.duration_sum",
-                [(*key, n, sums[key]) for key, n in stats.items()],
+                [(*key, int(n), total) for key, (n, total) in stats.items()],
             )
             conn.executemany(
                 "INSERT INTO attempt_buckets VALUES (?, ?, ?, ?) "
@@ -480,9 +579,7 @@ class Ledger(LedgerReader):
                 "ok=excluded.ok, failure_class=excluded.failure_class, "
                 "latency=excluded.latency, evidence=excluded.evidence "
                 "WHERE excluded.started_at >= last_attempt.started_at",
-                [(a.service, a.check, a.role.value, a.started_at, int(a.ok), a.failure_class,
-                  a.latency, json.dumps(dict(a.evidence), sort_keys=True))
-                 for a in last.values()],
+                list(last.values()),
             )
         return len(batch)
 
@@ -511,6 +608,8 @@ class Ledger(LedgerReader):
                     if current.same_decision(v) and current.note == v.note:
                         continue
                     revision = current.revision + 1
+                    _count_day(conn, current, -1)
+                _count_day(conn, v, 1)
                 stored = dataclasses.replace(v, revision=revision)
                 classes = json.dumps(list(v.failure_classes))
                 values = (v.contract, v.service, v.scope, v.window_start, v.window_seconds,

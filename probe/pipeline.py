@@ -28,6 +28,8 @@ log = structlog.get_logger("sla_probe.pipeline")
 P = ParamSpec("P")
 T = TypeVar("T")
 MAX_WINDOWS_PER_BATCH = 1440
+EARLY_CHECK = 0.005  # after a window's end, first look whether its attempts are all in
+EARLY_POLL = 0.02  # then, while one that started in it is still under way, look this often
 
 VerdictListener = Callable[[Sequence[WindowVerdict]], None]
 
@@ -103,9 +105,15 @@ class Decider:
         worker: LedgerWorker,
         writer: AttemptWriter,
         clock: Clock,
+        *,
         adjust: Callable[[Config, list[WindowVerdict]], list[WindowVerdict]] | None = None,
+        inflight_oldest: Callable[[], float | None] | None = None,
     ) -> None:
         self.config = config
+        # With the scheduler's view of attempts under way, a window is decided as soon as
+        # every attempt that started in it has been recorded, instead of after the longest
+        # timeout plus grace (which stays the bound when this is not given).
+        self.inflight_oldest = inflight_oldest
         self._worker = worker
         self._writer = writer
         self._clock = clock
@@ -135,8 +143,9 @@ class Decider:
 
     def next_due(self, cursors: dict[str, int]) -> float:
         """Wall time at which the earliest undecided window can be decided."""
+        settle = EARLY_CHECK if self.inflight_oldest is not None else self.settle
         due = [
-            cursors[c.name] + c.window_seconds + self.settle
+            cursors[c.name] + c.window_seconds + settle
             for c in self.config.contracts
             if c.name in cursors
         ]
@@ -155,6 +164,12 @@ class Decider:
         """Decide all windows that have ended and settled; `final` skips the settle time."""
         now = self._clock.wall()
         settle = 0.0 if final else self.settle
+        # Taken before the flush: every attempt that started before `complete` has ended
+        # and is in the writer's buffer now, so the flush below brings it to the ledger.
+        complete = now - settle
+        if not final and self.inflight_oldest is not None:
+            oldest = self.inflight_oldest()
+            complete = max(complete, now if oldest is None else min(now, oldest))
         await self._writer.flush()
         written: list[WindowVerdict] = []
         for contract in self.config.contracts:
@@ -162,15 +177,12 @@ class Decider:
             cursor = await self._worker.call(self._worker.ledger.next_window, contract.name)
             if cursor is None:
                 continue
-            while cursor + w + settle <= now:
-                last = min(int((now - settle) // w) * w, cursor + MAX_WINDOWS_PER_BATCH * w)
-                verdicts = await self._decide_range(contract.name, cursor, last, now)
-                if self._adjust is not None:
-                    verdicts = await self._worker.call(self._adjust, self.config, verdicts)
+            while cursor + w <= complete:
+                last = min(int(complete // w) * w, cursor + MAX_WINDOWS_PER_BATCH * w)
+                # One call on the ledger thread: read, decide, lay exclusions, commit. The
+                # event loop only waits, so a big batch does not hold up attempt starts.
                 written += await self._worker.call(
-                    self._worker.ledger.write_verdicts, verdicts, "decider",
-                    {(contract.name, "local"): last},
-                )
+                    self._decide_and_store, self.config, contract.name, cursor, last, now)
                 cursor = last
         if written:
             self.decided += len(written)
@@ -182,38 +194,22 @@ class Decider:
                     log.exception("verdict_listener_failed")
         return written
 
-    async def _decide_range(
-        self, contract_name: str, start: int, end: int, now: float
+    def _decide_and_store(
+        self, config: Config, contract_name: str, start: int, end: int, now: float
     ) -> list[WindowVerdict]:
-        config = self.config
-        contract = next(c for c in config.contracts if c.name == contract_name)
-        w = contract.window_seconds
-        attempts = await self._worker.call(self._worker.ledger.attempts_between, start, end)
-        by_window: dict[int, dict[tuple[Role, str], list[Attempt]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
-        for a in attempts:
-            by_window[window_start(a.started_at, w)][(a.role, a.service)].append(a)
-        out: list[WindowVerdict] = []
-        for ws in range(start, end, w):
-            groups = by_window.get(ws, {})
-            controls = groups.get((Role.CONTROL, "_controls"), [])
-            for service in contract.services():
-                verdict = decide(
-                    contract=contract.name, service=service, start=ws, window_seconds=w,
-                    rule=contract.rule,
-                    service_attempts=groups.get((Role.SERVICE, service), []),
-                    control_attempts=controls,
-                    dependency_attempts=groups.get((Role.DEPENDENCY, service), []),
-                    decided_at=now,
-                )
-                out.append(verdict)
-        return out
+        """On the ledger thread: the verdicts of [start, end), exclusions, one commit."""
+        ledger = self._worker.ledger
+        verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
+                                start=start, end=end, now=now)
+        if self._adjust is not None:
+            verdicts = self._adjust(config, verdicts)
+        return ledger.write_verdicts(verdicts, "decider", {(contract_name, "local"): end})
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             due = self.next_due(await self._cursors())
-            delay = max(0.05, min(due - self._clock.wall(), 5.0))
+            floor = EARLY_POLL if self.inflight_oldest is not None else 0.05
+            delay = max(floor, min(due - self._clock.wall(), 5.0))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
@@ -222,3 +218,33 @@ class Decider:
                 await self.decide_ready()
             except Exception:
                 log.exception("decide_failed")
+
+
+def decide_range(
+    config: Config, contract_name: str, attempts: Sequence[Attempt], *, start: int, end: int,
+    now: float,
+) -> list[WindowVerdict]:
+    """Every service's verdict in each window of [start, end) from the attempts there."""
+    contract = next(c for c in config.contracts if c.name == contract_name)
+    w = contract.window_seconds
+    by_window: dict[int, dict[tuple[Role, str], list[Attempt]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for a in attempts:
+        by_window[window_start(a.started_at, w)][(a.role, a.service)].append(a)
+    out: list[WindowVerdict] = []
+    for ws in range(start, end, w):
+        groups = by_window.get(ws, {})
+        controls = groups.get((Role.CONTROL, "_controls"), [])
+        out.extend(
+            decide(
+                contract=contract.name, service=service, start=ws, window_seconds=w,
+                rule=contract.rule,
+                service_attempts=groups.get((Role.SERVICE, service), []),
+                control_attempts=controls,
+                dependency_attempts=groups.get((Role.DEPENDENCY, service), []),
+                decided_at=now,
+            )
+            for service in contract.services()
+        )
+    return out

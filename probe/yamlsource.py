@@ -46,7 +46,7 @@ class SourceMap:
 
     def problem(self, loc: Loc, message: str) -> str:
         line = self.line_of(loc)
-        where = f"{self.name}:{line}" if line is not None else self.name
+        where = f"{self.name}:{line if line is not None else 1}"  # the document: line 1
         field = format_loc(loc)
         return f"{where}: {field}: {message}" if field else f"{where}: {message}"
 
@@ -76,13 +76,36 @@ def _expand(data: Any, loc: Loc, source: SourceMap, problems: list[str]) -> Any:
     return data
 
 
+def _unbuildable_line(node: yaml.Node | None) -> int:
+    """The line of the first scalar (in document order) the safe loader cannot build."""
+    loader = yaml.SafeLoader("")
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.ScalarNode):
+            try:
+                loader.construct_object(item, deep=True)
+            except (ValueError, OverflowError, yaml.YAMLError):
+                return item.start_mark.line + 1
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(reversed(item.value))
+        elif isinstance(item, yaml.MappingNode):
+            stack.extend(reversed([part for pair in item.value for part in pair]))
+    return 1
+
+
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     """Parse `path`; `${VAR}` references are expanded, problems raise `ConfigError`."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"{name}: cannot read: {exc.strerror}"]) from None
+        raise ConfigError([f"{name}: cannot read: {exc.strerror}"]) from None  # no line to name
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"{name}:{line}: not UTF-8 text: {exc.reason}"]) from None
     return parse_yaml(text, name)
 
 
@@ -91,11 +114,18 @@ def parse_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError([f"{name}{line}: invalid YAML: {exc.problem}"]) from None
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError([f"{name}:{line}: invalid YAML: {exc.problem}"]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        raise ConfigError([f"{name}:{line}: invalid YAML: {exc.reason} "
+                           f"(character {exc.character!r})"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{name}: invalid YAML: {exc}"]) from None
+        raise ConfigError([f"{name}:1: invalid YAML: {exc}"]) from None
+    except (ValueError, OverflowError) as exc:  # a scalar that cannot be built: 2026-13-45
+        line = _unbuildable_line(yaml.compose(text, Loader=yaml.SafeLoader))
+        raise ConfigError([f"{name}:{line}: invalid value: {exc}"]) from None
     lines: dict[Loc, int] = {}
     if node is not None:
         lines[()] = node.start_mark.line + 1

@@ -42,16 +42,20 @@ class Pipeline:
     """The daemon's data path without the listener, on a LoopClock."""
 
     def __init__(self, cfg: Config, clock: LoopClock, service_failing: Callable[[float], bool],
-                 control_failing: Callable[[float], bool] = lambda _t: False) -> None:
+                 control_failing: Callable[[float], bool] = lambda _t: False, *,
+                 early: bool = False, delay: Callable[[float], float] = lambda _t: 0.0,
+                 ) -> None:
         self.ledger = Ledger(cfg.probe.state_dir)
         self.worker = LedgerWorker(self.ledger)
         self.writer = AttemptWriter(self.worker, clock)
-        self.decider = Decider(cfg, self.worker, self.writer, clock)
-        jobs = [Job("api", "h", Role.SERVICE, ScriptedCheck(clock, service_failing), 10, 2),
+        jobs = [Job("api", "h", Role.SERVICE, ScriptedCheck(clock, service_failing, delay),
+                    10, 2),
                 Job("_controls", "reach", Role.CONTROL, ScriptedCheck(clock, control_failing),
                     10, 2)]
         self.scheduler = Scheduler(jobs, clock, self.writer.put, jitter=0.05,
                                    rng=random.Random(7))
+        self.decider = Decider(cfg, self.worker, self.writer, clock,
+                               inflight_oldest=self.scheduler.oldest_inflight if early else None)
         self.stop = asyncio.Event()
 
     async def run_for(self, seconds: float) -> None:
@@ -145,3 +149,33 @@ class TestShortWindows:
         assert starts == sorted(set(starts))
         assert {v.verdict for v in rows} <= {Verdict.UP, Verdict.NO_DATA}
         assert all(v.reason == Reason.NONE for v in rows)
+
+
+class TestEarlyDecision:
+    async def test_deciding_when_attempts_are_in_gives_the_same_verdicts_sooner(
+        self, tmp_path: Path
+    ) -> None:
+        """With the scheduler's view of attempts in flight, windows are decided right after
+        their last attempt ends, not timeout + grace after the window: same verdicts."""
+        failing = between((EPOCH + 60, EPOCH + 120), (EPOCH + 180, EPOCH + 200))
+        slow = between((EPOCH + 170, EPOCH + 240))  # answers that take 1.5 s (timeout 2 s)
+        results = {}
+        for early in (False, True):
+            state = tmp_path / str(early)
+            state.mkdir()
+            cfg = config(state)
+            await Pipeline(cfg, LoopClock(EPOCH), failing, early=early,
+                           delay=lambda t: 1.5 if slow(t) else 0.0).run_for(5 * W)
+            reader = Ledger.reader(state)
+            try:
+                results[early] = {v.window_start: v for v in reader.windows("any", 0, 2**40)}
+            finally:
+                reader.close()
+        settled, early = results[False], results[True]
+        assert {w: (v.verdict, v.attempts, v.failures) for w, v in early.items()} == \
+            {w: (v.verdict, v.attempts, v.failures) for w, v in settled.items()}
+        assert early[EPOCH + 180].verdict == Verdict.DOWN
+        for w, v in early.items():
+            if w + W <= EPOCH + 4 * W:  # decided by the running decider, not at the stop
+                assert v.decided_at - (w + W) < 1.6  # at most the slow attempt's 1.5 s
+                assert settled[w].decided_at - (w + W) >= 3.0  # timeout 2 s + grace 1 s

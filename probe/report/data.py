@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from probe.contracts.accounts import (
     ObjectiveAccount,
@@ -40,11 +41,41 @@ class Incident:
     attempts: int
 
 
+class Timeline(Sequence[WindowVerdict]):
+    """Every ended window of one objective's month, read from the ledger on first use.
+
+    Only the per-window formats (CSV, the HTML heat strip) need it; the figures, incidents
+    and the JSON/text/Markdown formats come from aggregates and the down windows alone.
+    """
+
+    def __init__(self, load: Callable[[], list[WindowVerdict]]) -> None:
+        self._load: Callable[[], list[WindowVerdict]] | None = load
+        self._rows: list[WindowVerdict] = []
+
+    def _get(self) -> list[WindowVerdict]:
+        if self._load is not None:
+            self._rows, self._load = self._load(), None
+        return self._rows
+
+    @overload
+    def __getitem__(self, index: int) -> WindowVerdict: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[WindowVerdict]: ...
+    def __getitem__(self, index: int | slice) -> WindowVerdict | Sequence[WindowVerdict]:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[WindowVerdict]:
+        return iter(self._get())
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ObjectiveReport:
     account: ObjectiveAccount
     incidents: list[Incident]
-    timeline: list[WindowVerdict]
+    timeline: Sequence[WindowVerdict]
     pending_from: int
 
 
@@ -107,12 +138,31 @@ def incidents(timeline: list[WindowVerdict]) -> list[Incident]:
     return out
 
 
+def _lazy_timeline(reader: LedgerReader, contract: str, service: str, *, start: int, end: int,
+                   ws: int, now: float, scope: str) -> Timeline:
+    def load() -> list[WindowVerdict]:
+        rows = reader.windows(contract, start, end, scope, service)
+        return timeline(rows, contract=contract, service=service, start=start, end=end,
+                        ws=ws, now=now)[0]
+    return Timeline(load)
+
+
 def timeline(rows: list[WindowVerdict], *, contract: str, service: str, start: int,
-             end: int, ws: int, now: float) -> tuple[list[WindowVerdict], int]:
-    """Every ended window of the month (unmeasured: `no_data`), and where pending starts."""
+             end: int, ws: int, now: float, fill: bool = True
+             ) -> tuple[list[WindowVerdict], int]:
+    """Every ended window of the month (unmeasured: `no_data`), and where pending starts.
+
+    With `fill=False` only the given rows come back, in the same order (grid, then extras).
+    """
     by_start = {v.window_start: v for v in rows}
     first = first_window(start, ws)
     stop = min(end, int(now // ws) * ws)
+    if not fill:
+        grid = sorted(w for w in by_start if first <= w < max(first, stop) and
+                      (w - first) % ws == 0)
+        out = [by_start.pop(w) for w in grid]
+        out.extend(sorted(by_start.values(), key=lambda v: v.window_start))
+        return out, max(first, stop)
     out = []
     for w in range(first, max(first, stop), ws):
         v = by_start.pop(w, None)
@@ -139,17 +189,29 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
     for contract in config.contracts:
         start, end = month.bounds(contract.zone)
         ws = contract.window_seconds
-        rows = reader.windows(contract.name, start, end, scope)
+        # Only the windows that matter to the figures are read here (down, failed
+        # requests, declared-exclusion notes); the full per-window timeline is lazy.
+        rows = reader.notable_windows(
+            contract.name, start, end, scope,
+            failed_up=any(o.method == "requests" for o in contract.objectives))
         totals = month_totals(reader, contract, start, end, scope)
+        by_service: defaultdict[str, list[WindowVerdict]] = defaultdict(list)
+        for v in rows:
+            by_service[v.service].append(v)
         objectives: list[ObjectiveReport] = []
         for objective in contract.objectives:
-            mine = [v for v in rows if v.service == objective.service]
-            line, pending_from = timeline(mine, contract=contract.name, service=objective.service,
-                                          start=start, end=end, ws=ws, now=now)
+            mine = by_service.get(objective.service, [])
+            downs, pending_from = timeline(
+                [v for v in mine if v.verdict == Verdict.DOWN], contract=contract.name,
+                service=objective.service, start=start, end=end, ws=ws, now=now, fill=False)
             acc = account_objective(config, contract, objective, month,
                                     totals.get(objective.service, {}), now=now,
                                     first_incident=first_affected(mine, objective.method))
-            objectives.append(ObjectiveReport(acc, incidents(line), line, pending_from))
+            objectives.append(ObjectiveReport(
+                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective.service,
+                                                      start=start, end=end, ws=ws, now=now,
+                                                      scope=scope),
+                pending_from))
         in_month = [a for a in judged.get(contract.name, ())
                     if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
         views = [DeclaredView(d, _declared_minutes(rows, d)) for d in declared
