@@ -238,6 +238,11 @@ class TestEvmBroadcastNonceConflicts:
                 DEV_KEY,
             )
             rpc(url, "eth_sendRawTransaction", [signed.raw_transaction.to_0x_hex()])
+        # mined, not just pooled: a pooled nonce 0 answers "underpriced", not "nonce too low"
+        deadline = time.monotonic() + 10
+        while int(rpc(url, "eth_getTransactionCount", [DEV_ADDRESS, "latest"]), 16) < 3:
+            assert time.monotonic() < deadline, "anvil did not mine the three transactions"
+            await asyncio.sleep(0.05)
         stale = {"left": 1}
 
         async def lagging(document: dict[str, Any]) -> Any:
