@@ -125,29 +125,34 @@ def _context(options: TlsOptions) -> ssl.SSLContext:
     return context
 
 
-class HttpConfig(CheckConfig):
+class RequestConfig(CheckConfig):
+    """The request part every HTTP-based check shares (http, signing)."""
+
     model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
 
-    type: Literal["http"] = "http"
     url: str = Field(pattern=r"^https?://")
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     secret_headers: dict[str, Secret] = Field(default_factory=dict)
     body: str | None = None
     json_body: Any = Field(default=None, alias="json")
-    expect: Expect = Field(default_factory=Expect)
     tls: TlsOptions = Field(default_factory=TlsOptions)
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
-    follow_redirects: bool = False
     auth: AuthConfig | None = None
 
     @model_validator(mode="after")
-    def _one_body(self) -> HttpConfig:
+    def _one_body(self) -> RequestConfig:
         if self.body is not None and self.json_body is not None:
             raise ValueError("give either body or json, not both")
         build_ssl_context(self.tls)
         return self
+
+
+class HttpConfig(RequestConfig):
+    type: Literal["http"] = "http"
+    expect: Expect = Field(default_factory=Expect)
+    follow_redirects: bool = False
 
 
 def classify_client_error(exc: BaseException) -> tuple[str, str]:

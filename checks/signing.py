@@ -17,12 +17,11 @@ import re
 import secrets
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from checks import base
-from checks.auth import AuthConfig
-from checks.base import AttemptContext, CheckConfig, CheckFailure, Resources, Result
-from checks.http import HttpClient, TlsOptions, build_ssl_context, encode_json, with_content_type
+from checks.base import AttemptContext, CheckFailure, Resources, Result
+from checks.http import HttpClient, RequestConfig, encode_json, with_content_type
 from checks.jsonpath import MISSING, compile_path, lookup
 from checks.registry import register
 from checks.signatures import (
@@ -35,7 +34,7 @@ from checks.signatures import (
     load_public_key,
     verify,
 )
-from probe.secrets import Secret, redact
+from probe.secrets import redact
 
 CHALLENGE_PLACEHOLDERS = frozenset(
     {"challenge_hex", "challenge_0x", "challenge_b64", "challenge_b64url"}
@@ -88,16 +87,9 @@ def challenge_values(challenge: bytes) -> dict[str, str]:
     }
 
 
-class SigningConfig(CheckConfig):
-    model_config = ConfigDict(hide_input_in_errors=True)  # errors never echo secrets
-
+class SigningConfig(RequestConfig):
     type: Literal["signing"] = "signing"
-    url: str = Field(pattern=r"^https?://")
     method: str = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
-    secret_headers: dict[str, Secret] = Field(default_factory=dict)
-    body: str | None = None
-    json_body: Any = Field(default=None, alias="json")
     content_type: str | None = None
     challenge_bytes: int = Field(default=32, ge=16, le=1024)
     message: Literal["challenge", "digest", "hex_text"] = "challenge"
@@ -107,10 +99,7 @@ class SigningConfig(CheckConfig):
     signature_encoding: SignatureEncoding = "base64"
     signature_format: SignatureFormat = "der"
     expect_status: list[int] = Field(default_factory=lambda: [200])
-    tls: TlsOptions = Field(default_factory=TlsOptions)
     max_body: int = Field(default=1 << 16, ge=0)
-    fresh_connection: bool = True
-    auth: AuthConfig | None = None
 
     @field_validator("signature_path")
     @classmethod
@@ -121,8 +110,6 @@ class SigningConfig(CheckConfig):
 
     @model_validator(mode="after")
     def _coherent(self) -> SigningConfig:
-        if self.body is not None and self.json_body is not None:
-            raise ValueError("give either body or json, not both")
         used = _placeholders(self.url)
         if self.body is not None:
             used |= _placeholders(self.body)
@@ -138,7 +125,6 @@ class SigningConfig(CheckConfig):
         if self.message == "digest" and self.algorithm == "ed25519":
             raise ValueError("Ed25519 signs messages, not digests: use message: challenge")
         load_public_key(self.public_key, self.algorithm)
-        build_ssl_context(self.tls)
         return self
 
 
