@@ -102,8 +102,10 @@ def demo_config(vendor_url: str, window: float, listen: str, state_dir: Path,
              "interval": interval, "timeout": timeout,
              "expect": {"status": [200], "json": [{"path": "$.status", "equals": "ok"}]}}
     data: dict[str, Any] = {
+        # No spread or jitter: every attempt starts mid-slot (see `_align`), far from the
+        # window edges where the script changes, so the script is the exact ground truth.
         "probe": {"vantage": "demo", "state_dir": str(state_dir), "listen": listen,
-                  "grace": 0.5, "shutdown_grace": 2.0},
+                  "grace": 0.5, "shutdown_grace": 2.0, "spread": False, "jitter": 0},
         "services": [{"name": "api", "checks": [check]},
                      {"name": "signing", "checks": [signing]}],
         "controls": [{"name": "reach", "type": "http", "url": f"{vendor_url}/control",
@@ -156,6 +158,21 @@ class Table:
 
 
 
+async def _align(clock: Clock, window: float) -> None:
+    """Start the daemon half a check interval after a window boundary.
+
+    The vendor changes behaviour exactly at window edges; an attempt started just before an
+    edge and answered just after it would see the next window's behaviour. Starting the
+    grid mid-slot keeps every attempt at least `interval / 2` away from an edge.
+    """
+    interval = window / 6
+    now = clock.wall()
+    target = (now // window) * window + interval / 2
+    while target <= now:
+        target += interval
+    await asyncio.sleep(target - now)
+
+
 async def run_demo(
     *, window: float, duration: float | None, listen: str, state_dir: Path | None,
     out: TextIO, clock: Clock | None = None,
@@ -179,6 +196,7 @@ async def run_demo(
         daemon = Daemon(config, clock=clock, verdict_listeners=[table])
         out.write(f"sla-probe demo: simulated vendor on http://127.0.0.1:{port}, "
                   f"windows of {window:g}s, scripted outages every {CYCLE} windows\n")
+        await _align(clock, window)
         serve = asyncio.create_task(daemon.serve(), name="daemon")
         await daemon.started.wait()
         out.write(f"metrics on http://{config.probe.host}:{daemon.bound_port}/metrics "

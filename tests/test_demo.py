@@ -10,7 +10,7 @@ from probe.demo import run_demo
 class TestDemo:
     async def test_every_scripted_window_gets_the_verdict_its_rule_implies(self) -> None:
         out = io.StringIO()
-        code = await run_demo(window=1, duration=15, listen="127.0.0.1:0", state_dir=None,
+        code = await run_demo(window=2, duration=28, listen="127.0.0.1:0", state_dir=None,
                               out=out)
         assert code == 0
         rows = [line.split() for line in out.getvalue().splitlines() if line[:4].isdigit()]
