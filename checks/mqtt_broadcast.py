@@ -44,19 +44,29 @@ class MqttBroadcastConfig(CheckConfig):
 
     @model_validator(mode="after")
     def _coherent(self) -> MqttBroadcastConfig:
-        if self.password is not None and self.username is None:
-            raise ValueError("password needs username")
-        if self.tls is not None:
-            if self.tls.server_name is not None:
-                raise ValueError("tls.server_name is not supported for MQTT (SNI is the host)")
-            build_ssl_context(self.tls)
+        validate_broker(self.username, self.password, self.tls)
         return self
 
     @property
     def broker_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 8883 if self.tls is not None else 1883
+        return broker_port(self.port, self.tls)
+
+
+def validate_broker(username: str | None, password: object, tls: TlsOptions | None) -> None:
+    """Broker options every MQTT client here shares (the check and the quorum link)."""
+    if password is not None and username is None:
+        raise ValueError("password needs username")
+    if tls is not None:
+        if tls.server_name is not None:
+            raise ValueError("tls.server_name is not supported for MQTT (SNI is the host)")
+        build_ssl_context(tls)
+
+
+def broker_port(port: int | None, tls: TlsOptions | None) -> int:
+    """The given port, else MQTT's default: 8883 with TLS, 1883 without."""
+    if port is not None:
+        return port
+    return 8883 if tls is not None else 1883
 
 
 def classify_mqtt_error(exc: BaseException) -> tuple[str, str]:

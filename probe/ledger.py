@@ -233,20 +233,6 @@ class LedgerReader:
             row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def attempts_between(self, start: float, end: float) -> list[Attempt]:
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT started_at, service, check_name, role, ok, failure_class, latency, "
-                "detail, evidence, retried FROM attempts "
-                "WHERE started_at >= ? AND started_at < ? ORDER BY started_at",
-                (start, end),
-            ).fetchall()
-        return [
-            Attempt(r[0], r[1], r[2], Role(r[3]), bool(r[4]), r[5], r[6], r[7],
-                    json.loads(r[8]), bool(r[9]))
-            for r in rows
-        ]
-
     def outcomes_between(self, start: float, end: float) -> list[Attempt]:
         """Attempts in [start, end) with what a verdict needs (no detail, no evidence)."""
         with self._read() as conn:

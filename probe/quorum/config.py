@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from checks.http import TlsOptions, build_ssl_context
+from checks.mqtt_broadcast import broker_port, validate_broker
 from probe.durations import Duration
 from probe.quorum.codec import (
     KeyFormatError,
@@ -73,21 +74,14 @@ class BrokerConfig(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> BrokerConfig:
-        if self.password is not None and self.username is None:
-            raise ValueError("password needs username")
+        validate_broker(self.username, self.password, self.tls)
         if self.reconnect_max < self.reconnect_min or self.reconnect_min <= 0:
             raise ValueError("need 0 < reconnect_min <= reconnect_max")
-        if self.tls is not None:
-            if self.tls.server_name is not None:
-                raise ValueError("tls.server_name is not supported for MQTT (SNI is the host)")
-            build_ssl_context(self.tls)
         return self
 
     @property
     def broker_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 8883 if self.tls is not None else 1883
+        return broker_port(self.port, self.tls)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         return None if self.tls is None else build_ssl_context(self.tls)
