@@ -114,7 +114,7 @@ async def poll_metrics(port: int, stop_event: asyncio.Event,
 
 
 def ledger_windows(state_dir: Path) -> dict[str, list[tuple[int, str, str, float, int]]]:
-    from probe.ledger import Ledger  # noqa: PLC0415
+    from probe.store import Ledger  # noqa: PLC0415
 
     reader = Ledger.reader(state_dir)
     try:

@@ -16,7 +16,7 @@ from bench.common import keep_or_temp
 
 def build_ledger(state: Path, contracts: int, services: int, days: int, month_start: int,
                  window: int = 60) -> int:
-    from probe.ledger import Ledger  # noqa: PLC0415
+    from probe.store import Ledger  # noqa: PLC0415
 
     Ledger(state).close()  # the schema
     conn = sqlite3.connect(state / "ledger.sqlite3")
@@ -89,9 +89,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     from prometheus_client import generate_latest  # noqa: PLC0415
 
     from probe.contracts.month import Month  # noqa: PLC0415
-    from probe.ledger import Ledger  # noqa: PLC0415
     from probe.metrics import LedgerCollector, build_registry  # noqa: PLC0415
     from probe.report import render  # noqa: PLC0415
+    from probe.store import Ledger  # noqa: PLC0415
 
     contracts, services, days = (2, 4, 2) if quick else (10, 100, 30)
     month = Month.parse("2026-09")

@@ -61,7 +61,7 @@ contracts:
 
 
 def read_verdicts(state: Path) -> dict[tuple[str, int], str]:
-    from probe.ledger import LEDGER_FILE, Ledger  # noqa: PLC0415
+    from probe.store import LEDGER_FILE, Ledger  # noqa: PLC0415
 
     if not (state / LEDGER_FILE).exists():
         return {}

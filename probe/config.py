@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from checks.base import CheckConfig
 from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
-from probe.contracts.exclusions import DeclaredExclusion
-from probe.contracts.maintenance import MaintenanceEntry
-from probe.contracts.model import ContractConfig
+from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
+from probe.contracts.model import ContractConfig, DeclaredExclusion
 from probe.durations import Duration
+from probe.fields import NAME_PATTERN, Name, StrictModel
+from probe.model import CONTROL_SERVICE
 from probe.quorum.config import QuorumConfig
 from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
-
-CONTROL_SERVICE = "_controls"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ProbeSection(StrictModel):
@@ -55,7 +50,7 @@ class ProbeSection(StrictModel):
 
 
 class ServiceConfig(StrictModel):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    name: Name
     description: str = ""
     checks: list[CheckConfig] = Field(min_length=1)
     dependencies: list[CheckConfig] = Field(default_factory=list)
@@ -81,6 +76,15 @@ class Config(StrictModel):
             if service.name == name:
                 return service
         raise KeyError(name)
+
+    @cached_property
+    def maintenance_plan(self) -> dict[str, list[Assessment]]:
+        """Per contract, its maintenance entries judged against its rules (once per load)."""
+        return {
+            c.name: assess([m for m in self.maintenance if m.contract == c.name],
+                           c.maintenance_rules, c.zone, c.window_seconds)
+            for c in self.contracts
+        }
 
     def max_timeout(self) -> float:
         """The longest an attempt (with its confirmation retry) may take."""
@@ -246,3 +250,10 @@ def load_config(path: Path | str) -> Config:
 def parse_config(text: str, name: str = "<config>") -> Config:
     data, source = parse_yaml(text, name)
     return config_from_data(data, source)
+
+
+if TYPE_CHECKING:
+    from probe.contracts.source import ContractTerms
+
+    # mypy proves that a config serves what the pure contract core reads.
+    _terms: ContractTerms = Config.model_construct(services=[])

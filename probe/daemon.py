@@ -19,20 +19,19 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-import checks
-from checks.base import Check, Resources
+from checks.base import Resources
 from probe.clock import Clock, SystemClock
-from probe.config import CONTROL_SERVICE, Config, load_config
-from probe.contracts.exclusions import declared_exclusions, overlay, write_due_revisions
-from probe.ledger import Ledger
-from probe.metrics import ExtraFamilies, LedgerCollector, build_registry
-from probe.model import Role, Verdict, WindowVerdict
-from probe.pipeline import AttemptWriter, Decider, LedgerWorker
+from probe.config import Config, load_config
+from probe.contracts.exclusions import declared_exclusions, overlay
+from probe.jobs import build_jobs, close_jobs
+from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
+from probe.model import Verdict, WindowVerdict
+from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
 from probe.statuspage import add_status_routes
-from probe.support.metrics import incident_metric_families
+from probe.store import Ledger, LedgerWorker
 from probe.web import build_app, start_site
 from probe.webconfig import load_web_config
 from probe.yamlsource import ConfigError
@@ -40,35 +39,6 @@ from probe.yamlsource import ConfigError
 log = structlog.get_logger("sla_probe.daemon")
 
 PRUNE_EVERY = 3600.0
-
-
-def build_jobs(config: Config, resources: Resources) -> list[Job]:
-    """One job per configured check; fails fast if a check cannot be built."""
-    jobs: list[Job] = []
-
-    def add(service: str, role: Role, cfg: checks.CheckConfig) -> None:
-        check: Check = checks.build(cfg, resources)
-        jobs.append(Job(service, cfg.name, role, check, cfg.interval, cfg.timeout,
-                        cfg.confirm_retry))
-
-    for service in config.services:
-        for cfg in service.checks:
-            add(service.name, Role.SERVICE, cfg)
-        for cfg in service.dependencies:
-            add(service.name, Role.DEPENDENCY, cfg)
-    for cfg in config.controls:
-        add(CONTROL_SERVICE, Role.CONTROL, cfg)
-    return jobs
-
-
-async def close_jobs(jobs: Sequence[Job]) -> None:
-    for job in jobs:
-        aclose = getattr(job.check, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception:
-                log.exception("check_close_failed", check=job.key)
 
 
 class Daemon:

@@ -22,8 +22,8 @@ from probe.contracts.accounts import month_accounts
 from probe.contracts.month import Month, utc_iso
 from probe.daemon import Daemon
 from probe.demo_signer import make_signing_handler, public_key_pem, signing_check_config
-from probe.ledger import Ledger, LedgerReader
 from probe.model import WindowVerdict
+from probe.store import Ledger, LedgerReader
 from probe.web import start_site
 from probe.yamlsource import SourceMap
 

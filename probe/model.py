@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 from collections.abc import Mapping
+
+CONTROL_SERVICE = "_controls"  # the pseudo-service under which control attempts are kept
+# Upper bounds (seconds) of the attempt-latency histogram: the ledger counts attempts per
+# bucket and the metrics collector exports them as `sla_probe_attempt_duration_seconds`.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# The most windows decided (or re-decided) in one ledger transaction, so a long catch-up
+# never holds the ledger thread for long.
+MAX_WINDOWS_PER_BATCH = 1440
+
+
+def bucket_index(latency: float) -> int:
+    """Index of the first bucket whose upper bound holds `latency` (len = +Inf)."""
+    return bisect.bisect_left(LATENCY_BUCKETS, latency)
 
 
 class Role(enum.StrEnum):

@@ -12,42 +12,23 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
 
 import structlog
 
 from probe.clock import Clock
 from probe.config import Config
-from probe.ledger import Ledger
-from probe.model import Attempt, Role, WindowVerdict
+from probe.contracts.exclusions import revisions_due
+from probe.contracts.source import ContractTerms
+from probe.model import CONTROL_SERVICE, MAX_WINDOWS_PER_BATCH, Attempt, Role, WindowVerdict
+from probe.store import Ledger, LedgerWorker
 from probe.verdicts import decide, window_start
 
 log = structlog.get_logger("sla_probe.pipeline")
 
-P = ParamSpec("P")
-T = TypeVar("T")
-MAX_WINDOWS_PER_BATCH = 1440
 EARLY_CHECK = 0.005  # after a window's end, first look whether its attempts are all in
 EARLY_POLL = 0.02  # then, while one that started in it is still under way, look this often
 
 VerdictListener = Callable[[Sequence[WindowVerdict]], None]
-
-
-class LedgerWorker:
-    """Runs ledger calls on one thread, so the event loop never waits on the disk."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-
-    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        self.ledger.close()
 
 
 class AttemptWriter:
@@ -235,7 +216,7 @@ def decide_range(
     out: list[WindowVerdict] = []
     for ws in range(start, end, w):
         groups = by_window.get(ws, {})
-        controls = groups.get((Role.CONTROL, "_controls"), [])
+        controls = groups.get((Role.CONTROL, CONTROL_SERVICE), [])
         out.extend(
             decide(
                 contract=contract.name, service=service, start=ws, window_seconds=w,
@@ -248,3 +229,11 @@ def decide_range(
             for service in contract.services()
         )
     return out
+
+
+def write_due_revisions(ledger: Ledger, terms: ContractTerms, now: float, scope: str = "local",
+                        *, since: float | None = None, until: float | None = None) -> int:
+    """Re-lay exclusions on decided windows (at start, on reload): the revisions that
+    `revisions_due` finds, computed and written in one ledger transaction."""
+    return ledger.write_revisions(
+        lambda: revisions_due(terms, ledger, now, scope, since=since, until=until))

@@ -23,11 +23,11 @@ from probe.clock import Clock
 from probe.config import Config
 from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.model import ContractConfig
-from probe.contracts.month import Month
-from probe.ledger import LedgerReader
+from probe.contracts.month import Month, utc_iso
 from probe.model import Verdict
 from probe.report.data import account_json
-from probe.support.incidents import Incident, iso, read_incidents
+from probe.store import LedgerReader
+from probe.support.incidents import Incident, read_incidents
 from probe.support.report import incidents_json
 
 SCOPES = ("local", "quorum")
@@ -161,7 +161,7 @@ def _state(contract: ContractConfig, reader: LedgerReader, service: str,
     return {
         "state": latest.verdict.value,
         "state_reason": latest.reason.value,
-        "state_window_start": iso(latest.window_start),
+        "state_window_start": utc_iso(latest.window_start),
         "state_age_seconds": max(0.0, now - end),
     }
 
@@ -203,8 +203,8 @@ def _contract_status(config: Config, contract: ContractConfig, reader: LedgerRea
         "name": contract.name,
         "timezone": contract.timezone,
         "month": str(month),
-        "month_start": iso(start),
-        "month_end": iso(end),
+        "month_start": utc_iso(start),
+        "month_end": utc_iso(end),
         "window_seconds": contract.window_seconds,
         "support": None if support is None else {
             "package": support.package, "timezone": support.timezone,
@@ -237,7 +237,7 @@ def build_status(config: Config, reader: LedgerReader, now: float, *,
     """
     cache = cache if cache is not None else DailyCounts()
     return {
-        "generated_at": iso(now),
+        "generated_at": utc_iso(now),
         "generated_at_epoch": now,
         "scope": scope,
         "contracts": [_contract_status(config, c, reader, now, cache=cache, scope=scope)
@@ -414,7 +414,7 @@ def _incidents_payload(config: Config, reader: LedgerReader, now: float,
                  else Month.containing(now, contract.zone))
         start, end = month.bounds(contract.zone)
         items += incidents_json(contract, reader, start, end, now, scope=scope)
-    return {"generated_at": iso(now), "month": month_text, "incidents": items}
+    return {"generated_at": utc_iso(now), "month": month_text, "incidents": items}
 
 
 def add_status_routes(

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from probe.config import Config
 from probe.contracts.month import utc_iso
-from probe.ledger import LedgerReader
+from probe.store import LedgerReader
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 

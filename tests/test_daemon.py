@@ -19,7 +19,7 @@ import pytest
 
 from probe.config import parse_config
 from probe.daemon import Daemon
-from probe.ledger import LEDGER_FILE, Ledger
+from probe.store import LEDGER_FILE, Ledger
 from tests.conftest import free_port
 from tests.servers import ScheduledTarget, wait_until
 

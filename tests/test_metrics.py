@@ -9,10 +9,10 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from probe.config import Config, parse_config
-from probe.ledger import Ledger
 from probe.metrics import LedgerCollector, build_registry
 from probe.model import Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.scheduler import LagStats
+from probe.store import Ledger
 from tests.realtools import require_tool
 
 NOW = 1_793_491_200.0 + 86400 * 3 + 600  # 2026-11-03T00:10:00Z

@@ -12,10 +12,10 @@ import pytest
 
 from probe.clock import LoopClock
 from probe.config import Config, parse_config
-from probe.ledger import Ledger
 from probe.model import Reason, Role, Verdict
-from probe.pipeline import AttemptWriter, Decider, LedgerWorker
+from probe.pipeline import AttemptWriter, Decider
 from probe.scheduler import Job, Scheduler
+from probe.store import Ledger, LedgerWorker
 from tests.fakes import ScriptedCheck, between
 
 pytestmark = pytest.mark.looptime

@@ -1,4 +1,4 @@
-"""The month of every objective: one SQL aggregate per contract, then exact arithmetic.
+"""The month of every objective: one aggregate per contract, then exact arithmetic.
 
 This is the single source of the month figures (reports and the metrics collector). The
 uptime is computed as a `Fraction`, so "44 down minutes in 44,640 meets 99.9 %" is decided
@@ -14,14 +14,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from probe.contracts.credits import Credit, credit_for
-from probe.contracts.exclusions import assessments
 from probe.contracts.month import Month, first_window
 from probe.model import Reason, Verdict, WindowVerdict
 
 if TYPE_CHECKING:
-    from probe.config import Config
     from probe.contracts.model import ContractConfig, Objective
-    from probe.ledger import LedgerReader
+    from probe.contracts.source import ContractTerms, WindowSource
 
 Totals = dict[tuple[str, str], tuple[int, int, int]]
 
@@ -100,7 +98,7 @@ def _windows(month: Month, contract: ContractConfig, now: float) -> tuple[int, i
 
 
 def account_objective(
-    config: Config, contract: ContractConfig, objective: Objective, month: Month,
+    terms: ContractTerms, contract: ContractConfig, objective: Objective, month: Month,
     totals: Totals, *, now: float, first_incident: int | None = None,
 ) -> ObjectiveAccount:
     """Fold one objective's (verdict, reason) totals into its month account."""
@@ -134,7 +132,7 @@ def account_objective(
     else:
         uptime = Fraction(1) if denominator <= 0 else 1 - per * down / denominator
     target = Fraction(str(objective.target)) / 100
-    judged = [a for a in assessments(config).get(contract.name, ())
+    judged = [a for a in terms.maintenance_plan.get(contract.name, ())
               if a.entry.covers(objective.service)
               and start <= a.entry.start.timestamp() < end]
     return ObjectiveAccount(
@@ -160,34 +158,34 @@ def account_objective(
 
 
 def month_accounts(
-    config: Config, reader: LedgerReader, month: Month, now: float, scope: str = "local",
+    terms: ContractTerms, source: WindowSource, month: Month, now: float, scope: str = "local",
     *, first_incidents: dict[tuple[str, str], int] | None = None,
 ) -> list[ObjectiveAccount]:
     """Every objective of every contract for `month` (each in its contract's time zone)."""
     out: list[ObjectiveAccount] = []
-    for contract in config.contracts:
+    for contract in terms.contracts:
         if not contract.objectives:
             continue
         start, end = month.bounds(contract.zone)
-        totals = month_totals(reader, contract, start, end, scope)
+        totals = month_totals(source, contract, start, end, scope)
         for objective in contract.objectives:
             mine = totals.get(objective.service, {})
             first = (first_incidents or {}).get((contract.name, objective.service))
-            acc = account_objective(config, contract, objective, month, mine, now=now,
+            acc = account_objective(terms, contract, objective, month, mine, now=now,
                                     first_incident=first)
             policy = contract.credits
             if (first is None and acc.credit.status != "met" and policy is not None
                     and policy.claim_from == "first_incident"):
                 # Only a missed month needs the rows: when was the service first affected?
-                rows = reader.windows(contract.name, start, end, scope, objective.service)
+                rows = source.windows(contract.name, start, end, scope, objective.service)
                 first = first_affected(rows, objective.method)
-                acc = account_objective(config, contract, objective, month, mine, now=now,
+                acc = account_objective(terms, contract, objective, month, mine, now=now,
                                     first_incident=first)
             out.append(acc)
     return out
 
 
-def month_totals(reader: LedgerReader, contract: ContractConfig, start: int, end: int,
+def month_totals(source: WindowSource, contract: ContractConfig, start: int, end: int,
                  scope: str) -> dict[str, Totals]:
     """Window counts per service; attempt sums only when an objective counts requests.
 
@@ -195,8 +193,8 @@ def month_totals(reader: LedgerReader, contract: ContractConfig, start: int, end
     which matters because the metrics collector calls this at every scrape.
     """
     if any(o.method == "requests" for o in contract.objectives):
-        return reader.window_totals(contract.name, start, end, scope)
-    counts = reader.month_counts(contract.name, start, end, scope)
+        return source.window_totals(contract.name, start, end, scope)
+    counts = source.month_counts(contract.name, start, end, scope)
     return {service: {key: (n, 0, 0) for key, n in c.items()}
             for service, c in counts.items()}
 

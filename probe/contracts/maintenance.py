@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from probe.durations import Duration, format_duration
+from probe.fields import NAME_PATTERN, StrictModel, TimeZoneName
 
 Kind = Literal["scheduled", "emergency"]
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def _scheduled() -> list[Kind]:
@@ -34,11 +34,7 @@ def _both() -> list[Kind]:
     return ["scheduled", "emergency"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Rule(_Strict):
+class _Rule(StrictModel):
     binding: bool = True
     kinds: list[Kind] = Field(default_factory=_scheduled)
     clause: str = ""
@@ -60,17 +56,7 @@ class CountRule(_Rule):
 class HoursRule(_Rule):
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
-    timezone: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (KeyError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    timezone: TimeZoneName | None = None
 
     def minutes(self) -> tuple[int, int]:
         (sh, sm), (eh, em) = (map(int, t.split(":")) for t in (self.start, self.end))
@@ -84,7 +70,7 @@ class HoursRule(_Rule):
         return lo <= minute < hi if lo <= hi else (minute >= lo or minute < hi)
 
 
-class MaintenanceRules(_Strict):
+class MaintenanceRules(StrictModel):
     """Which maintenance a contract excludes from downtime, and on which conditions."""
 
     excluded_kinds: list[Kind] = Field(default_factory=_both)
@@ -95,7 +81,7 @@ class MaintenanceRules(_Strict):
     allowed_hours: HoursRule | None = None
 
 
-class MaintenanceEntry(_Strict):
+class MaintenanceEntry(StrictModel):
     """One maintenance the vendor announced (or took): top-level `maintenance:` in config."""
 
     contract: str
@@ -104,7 +90,7 @@ class MaintenanceEntry(_Strict):
     end: AwareDatetime
     announced_at: AwareDatetime | None = None
     kind: Kind = "scheduled"
-    reference: str = Field(pattern=_NAME, max_length=128)
+    reference: str = Field(pattern=NAME_PATTERN, max_length=128)
     note: str = ""
 
     @model_validator(mode="after")

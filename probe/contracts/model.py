@@ -1,21 +1,19 @@
-"""The contract part of the config: objectives, period, denominator, rules, credits."""
+"""The contract part of the config: objectives, period, denominator, rules, credits, and
+the exclusions declared in config (`exclusions:`)."""
 
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from probe.contracts.credits import CreditPolicy
 from probe.contracts.maintenance import MaintenanceRules
 from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
 from probe.durations import Duration
+from probe.fields import Name, StrictModel, TimeZoneName
 from probe.support.model import SupportTerms
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Objective(StrictModel):
@@ -28,8 +26,8 @@ class Objective(StrictModel):
 
 
 class ContractConfig(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
-    timezone: str = "UTC"
+    name: Name
+    timezone: TimeZoneName = "UTC"
     window: Duration = 60.0
     down_rule: DownRuleField = Field(default_factory=lambda: parse_down_rule("all"))
     # Empty for a support-only contract: monitored, reported, no availability promise.
@@ -42,15 +40,6 @@ class ContractConfig(StrictModel):
     credits: CreditPolicy | None = None
     description: str = ""
     support: SupportTerms | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @field_validator("window")
     @classmethod
@@ -73,3 +62,22 @@ class ContractConfig(StrictModel):
 
     def services(self) -> list[str]:
         return [o.service for o in self.objectives]
+
+
+class DeclaredExclusion(StrictModel):
+    """A time range the contract excludes for a stated reason (top-level `exclusions:`)."""
+
+    contract: str
+    services: list[str] = Field(default_factory=list)
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$", max_length=128)
+    by: str = "config"
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeclaredExclusion:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import UTC, datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 
@@ -49,5 +50,12 @@ def first_window(t: int, window_seconds: int) -> int:
     return math.ceil(t / window_seconds) * window_seconds
 
 
-def utc_iso(t: float) -> str:
+@overload
+def utc_iso(t: float) -> str: ...
+@overload
+def utc_iso(t: float | None) -> str | None: ...
+def utc_iso(t: float | None) -> str | None:
+    """`2026-10-12T00:00:00Z`, the one way instants are written in reports and the API."""
+    if t is None:
+        return None
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

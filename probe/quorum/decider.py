@@ -18,23 +18,22 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from probe.model import WindowVerdict
-from probe.quorum import store
+from probe.model import MAX_WINDOWS_PER_BATCH, WindowVerdict
 from probe.quorum.codec import Vote
 from probe.quorum.rules import QuorumRule, decide_quorum
+from probe.store import quorum as store
 from probe.verdicts import window_start
 
 if TYPE_CHECKING:
     from probe.clock import Clock
     from probe.config import Config
     from probe.contracts.model import ContractConfig
-    from probe.pipeline import LedgerWorker
+    from probe.store import LedgerWorker
 
 log = structlog.get_logger("sla_probe.quorum")
 
 SCOPE = "quorum"
 AUTHOR = "quorum"
-MAX_WINDOWS_PER_BATCH = 1440
 
 Adjust = Callable[["Config", list[WindowVerdict]], list[WindowVerdict]]
 

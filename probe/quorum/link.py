@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from probe.quorum import store
 from probe.quorum.codec import SYNC, VERDICTS, RejectedError, SyncRequest, Vote, decode, encode
+from probe.store import quorum as store
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     )
 
     from probe.clock import Clock
-    from probe.pipeline import LedgerWorker
     from probe.quorum.config import QuorumConfig
+    from probe.store import LedgerWorker
 
 try:
     import aiomqtt

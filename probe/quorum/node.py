@@ -17,16 +17,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from probe.contracts.exclusions import measured
 from probe.model import WindowVerdict
-from probe.quorum import store
 from probe.quorum.codec import Vote, encode, fingerprint, load_private_key, load_public_key
 from probe.quorum.decider import SCOPE, Adjust, QuorumDecider
 from probe.quorum.link import MqttLink
+from probe.store import quorum as store
 
 if TYPE_CHECKING:
     from probe.clock import Clock
     from probe.config import Config
-    from probe.ledger import LedgerReader
-    from probe.pipeline import LedgerWorker
+    from probe.store import LedgerReader, LedgerWorker
 
 
 class QuorumNode:

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from probe.config import Config
     from probe.contracts.month import Month
-    from probe.ledger import LedgerReader
     from probe.report.data import MonthReport
+    from probe.store import LedgerReader
 
 FORMATS: dict[str, Callable[[MonthReport], str]] = {
     "text": render_text,

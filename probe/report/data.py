@@ -18,7 +18,7 @@ from probe.contracts.accounts import (
     first_affected,
     month_totals,
 )
-from probe.contracts.exclusions import Declared, assessments, declared_exclusions
+from probe.contracts.exclusions import Declared, declared_exclusions
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import Month, first_window, utc_iso
 from probe.model import Verdict, WindowVerdict
@@ -26,7 +26,7 @@ from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
     from probe.config import Config
-    from probe.ledger import LedgerReader
+    from probe.store import LedgerReader
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ def _declared_minutes(rows: list[WindowVerdict], d: Declared) -> dict[str, float
 def build(config: Config, reader: LedgerReader, month: Month, now: float,
           scope: str = "local") -> MonthReport:
     contracts: list[ContractReport] = []
-    judged = assessments(config)
+    judged = config.maintenance_plan
     declared = declared_exclusions(config, reader)
     for contract in config.contracts:
         start, end = month.bounds(contract.zone)

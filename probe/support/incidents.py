@@ -19,12 +19,13 @@ import bisect
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from probe.contracts.model import ContractConfig
-from probe.ledger import LedgerReader
+from probe.contracts.month import utc_iso
+from probe.contracts.source import WindowSource
 from probe.model import Verdict, WindowVerdict
 from probe.support.deadlines import due, notice_applies, resolution_due, response_due
 from probe.support.model import SupportTerms
@@ -96,9 +97,9 @@ class Incident:
             "contract": self.contract,
             "service": self.service,
             "state": "open" if self.open else "resolved",
-            "start": iso(self.start),
-            "end": iso(self.end),
-            "last_down_end": iso(self.last_down_end),
+            "start": utc_iso(self.start),
+            "end": utc_iso(self.end),
+            "last_down_end": utc_iso(self.last_down_end),
             "duration_seconds": self.duration_seconds(now),
             "down_minutes": self.down_minutes,
             "down_windows": self.down_windows,
@@ -106,14 +107,14 @@ class Incident:
             "services": list(self.services),
             "severity": self.severity,
             "severity_label": self.severity_label,
-            "severity_since": iso(self.severity_since),
-            "detected_at": iso(self.detected_at),
-            "reported_at": iso(self.reported_at),
+            "severity_since": utc_iso(self.severity_since),
+            "detected_at": utc_iso(self.detected_at),
+            "reported_at": utc_iso(self.reported_at),
             "best_effort": self.best_effort,
         }
         for name in ("response_due", "resolution_due", "notice_due", "report_due"):
             value = getattr(self.deadlines, name)
-            out[name] = iso(value)
+            out[name] = utc_iso(value)
             # Passed, not "missed": the probe cannot see whether the vendor answered in time.
             out[f"{name}_passed"] = None if value is None else now >= value
         if zone is not None:
@@ -123,12 +124,6 @@ class Incident:
                     self.end if name == "end" else getattr(self.deadlines, name))
                 out[f"{name}_local"] = local_text(value, zone)
         return out
-
-
-def iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_text(t: float | None, zone: ZoneInfo) -> str | None:
@@ -245,11 +240,11 @@ def _with_terms(base: Incident, terms: SupportTerms, contract: ContractConfig,
     )
 
 
-def _has_down(reader: LedgerReader, name: str, start: int, end: int, scope: str) -> bool:
+def _has_down(reader: WindowSource, name: str, start: int, end: int, scope: str) -> bool:
     return bool(reader.windows_by_verdict(name, Verdict.DOWN, start, end, scope=scope, limit=1))
 
 
-def _still_open_since(contract: ContractConfig, reader: LedgerReader, before: int,
+def _still_open_since(contract: ContractConfig, reader: WindowSource, before: int,
                       scope: str) -> int | None:
     """The start of the earliest last-down window before `before` that no up window ever
     followed: an incident that is still open although nothing was recorded since."""
@@ -271,7 +266,7 @@ def _still_open_since(contract: ContractConfig, reader: LedgerReader, before: in
 
 
 def read_incidents(
-    contract: ContractConfig, reader: LedgerReader, start: float, end: float, now: float, *,
+    contract: ContractConfig, reader: WindowSource, start: float, end: float, now: float, *,
     scope: str = "local",
 ) -> list[Incident]:
     """Incidents of `contract` that overlap `[start, end)`, read from the ledger.

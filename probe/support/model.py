@@ -14,26 +14,14 @@ import itertools
 import re
 from functools import cached_property
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from probe.durations import Duration, parse_duration
+from probe.fields import StrictModel, TimeZoneName
 from probe.support.calendar import SECONDS_PER_DAY, BusinessCalendar, CalendarError, parse_clock
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return value
-
 
 # -- time limits ----------------------------------------------------------------------------
 
@@ -270,15 +258,10 @@ class ExtraHoliday(StrictModel):
 class CalendarConfig(StrictModel):
     """A support calendar: time zone, business hours per weekday, holidays."""
 
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     hours: str | dict[str, str | list[str]] = "24x7"
     holidays: HolidaySource | None = None
     extra_holidays: list[ExtraHoliday] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return _check_zone(value)
 
     @field_validator("hours")
     @classmethod
@@ -357,7 +340,7 @@ class SupportTerms(StrictModel):
     """The support half of a contract."""
 
     package: str
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     """Where calendar days are counted (post-incident report within 30 calendar days)."""
     calendars: dict[str, CalendarConfig] = Field(min_length=1)
     severities: list[Severity] = Field(min_length=1)
@@ -369,11 +352,6 @@ class SupportTerms(StrictModel):
     """Severity of an outage no rule matches; default: the least severe."""
     incident_merge_gap: Duration = 0.0
     """Down windows at most this far apart belong to one incident."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return _check_zone(value)
 
     @model_validator(mode="after")
     def _references(self) -> SupportTerms:

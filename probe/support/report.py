@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.config import Config
 from probe.contracts.model import ContractConfig
-from probe.ledger import LedgerReader
+from probe.contracts.source import ContractTerms, WindowSource
 from probe.support.incidents import read_incidents
 
 
 def incidents_json(
-    config: Config | ContractConfig, reader: LedgerReader, month_start: float,
+    config: ContractTerms | ContractConfig, reader: WindowSource, month_start: float,
     month_end: float, now: float, *, scope: str = "local",
 ) -> list[dict[str, Any]]:
     """Incidents overlapping `[month_start, month_end)` of every contract in `config` (or of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.ledger import Ledger
+from probe.store import Ledger
 
 
 @pytest.fixture

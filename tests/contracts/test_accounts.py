@@ -12,9 +12,9 @@ from probe.config import Config, parse_config
 from probe.contracts.accounts import ObjectiveAccount
 from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict
 from probe.report import month_accounts
+from probe.store import Ledger
 from tests.contracts.builders import at, config_with, windows
 
 CONTRACT = """

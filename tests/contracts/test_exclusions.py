@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from probe.contracts.exclusions import (
-    add_exclude_arguments,
-    apply_exclusions,
-    cli_exclude,
-    ledger_exclusions,
-    measured,
-    revisions_due,
-    write_due_revisions,
-)
-from probe.ledger import Ledger
+from probe.contracts.exclusions import apply_exclusions, measured, revisions_due
 from probe.model import Reason, Verdict, WindowVerdict
-from tests.contracts.builders import SERVICES, at, config_with, windows
+from probe.pipeline import write_due_revisions
+from probe.store import Ledger
+from tests.contracts.builders import at, config_with, windows
 
 CONTRACT = """
 - name: c
@@ -107,72 +96,3 @@ class TestRevisionsDue:
         assert {v.verdict for v in rows} == {Verdict.DOWN}
         _, author = ledger.revisions("c", "api", at("2026-10-10 02:00"))[-1]
         assert author == "exclusion:restore"
-
-
-def exclude_args(config_path: Path, *extra: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_exclude_arguments(parser)
-    return parser.parse_args([
-        "-c", str(config_path), "--contract", "c", "--service", "sign",
-        "--start", "2026-10-05T10:00:00Z", "--end", "2026-10-05T10:30:00+00:00",
-        "--reason", "emergency_patch", "--reference", "CVE-2026-1", "--by", "alice", *extra,
-    ])
-
-
-class TestCliExclude:
-    def test_records_who_when_why_and_revises_windows(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        path = _config_file(tmp_path)
-        store = Ledger(tmp_path)
-        store.write_verdicts(windows("c", "sign", at("2026-10-05 09:50"), 60, Verdict.DOWN))
-        store.close()
-        assert cli_exclude(exclude_args(path)) == 0
-        assert "30 window revisions written" in capsys.readouterr().out
-        store = Ledger(tmp_path)
-        [record] = ledger_exclusions(store)
-        assert (record.by, record.reason, record.reference, record.active) == (
-            "alice", "emergency_patch", "CVE-2026-1", True)
-        rows = store.windows("c", at("2026-10-05 09:00"), at("2026-10-06 00:00"))
-        assert sum(v.reason == Reason.DECLARED for v in rows) == 30
-        _, author = store.revisions("c", "sign", at("2026-10-05 10:00"))[-1]
-        assert author == "exclusion:CVE-2026-1"
-        store.close()
-
-        assert cli_exclude(exclude_args(path, "--revert", "--by", "bob")) == 0
-        store = Ledger(tmp_path)
-        [record] = ledger_exclusions(store)
-        assert (record.active, record.reverted_by) == (False, "bob")
-        rows = store.windows("c", at("2026-10-05 09:00"), at("2026-10-06 00:00"))
-        assert {v.verdict for v in rows} == {Verdict.DOWN}
-        store.close()
-
-    @pytest.mark.parametrize(
-        ("change", "message"),
-        [
-            (("--service", "nope"), "'nope' is not an objective of contract 'c'"),
-            (("--start", "2026-10-05T10:00:00"), "has no UTC offset"),
-            (("--contract", "other"), "unknown contract 'other'"),
-            (("--revert",), "no active exclusion 'CVE-2026-1'"),
-        ],
-    )
-    def test_refuses_bad_requests(self, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  change: tuple[str, ...], message: str) -> None:
-        path = _config_file(tmp_path)
-        assert cli_exclude(exclude_args(path, *change)) == 2
-        assert message in capsys.readouterr().err
-
-    def test_refuses_the_same_reference_twice(self, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-        path = _config_file(tmp_path)
-        assert cli_exclude(exclude_args(path)) == 0
-        assert cli_exclude(exclude_args(path)) == 2
-        assert "already recorded" in capsys.readouterr().err
-
-
-def _config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "probe.yaml"
-    path.write_text(f"probe: {{state_dir: '{tmp_path}'}}\n" + SERVICES + "contracts:\n"
-                    + textwrap.indent(textwrap.dedent(CONTRACT), "  "))
-    return path
-

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe.config import parse_config
 from probe.daemon import Daemon
-from probe.ledger import LEDGER_FILE, Ledger
 from probe.model import WindowVerdict
-from probe.quorum import store
 from probe.quorum.codec import Vote
+from probe.store import LEDGER_FILE, Ledger
+from probe.store import quorum as store
 from tests.conftest import free_port
 from tests.realtools import require_tool
 

@@ -12,12 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe.config import Config, parse_config
 from probe.contracts.exclusions import declared_exclusions, overlay
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
-from probe.pipeline import LedgerWorker
-from probe.quorum import store
 from probe.quorum.codec import Vote
 from probe.quorum.decider import QuorumDecider
+from probe.store import Ledger, LedgerWorker
+from probe.store import quorum as store
 from tests.quorum.conftest import raw_private, raw_public
 
 EPOCH = 1_800_000_000  # a multiple of 60

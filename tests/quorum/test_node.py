@@ -15,13 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from probe import logs
 from probe.clock import SystemClock
 from probe.config import Config, parse_config
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
-from probe.pipeline import LedgerWorker
-from probe.quorum import store
 from probe.quorum.codec import Vote, decode, fingerprint
 from probe.quorum.link import LOG_BURST
 from probe.quorum.node import QuorumNode
+from probe.store import Ledger, LedgerWorker
+from probe.store import quorum as store
 from tests.quorum.conftest import raw_private, raw_public
 
 pytest.importorskip("aiomqtt")

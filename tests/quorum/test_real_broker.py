@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe import logs
 from probe.contracts.month import Month
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict
-from probe.quorum import store
 from probe.quorum.codec import Vote, decode, encode
 from probe.report import render
+from probe.store import Ledger
+from probe.store import quorum as store
 from tests.quorum.conftest import Cluster, Vantage
 from tests.servers import ScheduledTarget, wait_until
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from probe.cli.exclude import add_arguments as add_exclude_arguments
+from probe.cli.exclude import main as cli_exclude
 from probe.config import Config, load_config
-from probe.contracts.exclusions import add_exclude_arguments, apply_exclusions, cli_exclude
+from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.report import render
+from probe.store import Ledger
 from tests.contracts.builders import at, windows
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "contracts" / "dfns.yaml"

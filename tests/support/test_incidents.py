@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe.contracts.model import ContractConfig
-from probe.ledger import Ledger
 from probe.model import WindowVerdict
+from probe.store import Ledger
 from probe.support.incidents import (
     READ_CHUNK,
     Incident,

@@ -9,8 +9,8 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from probe.contracts.month import Month
-from probe.ledger import Ledger
-from probe.support.metrics import incident_metric_families
+from probe.metrics import incident_metric_families
+from probe.store import Ledger
 from probe.support.report import incidents_json
 from tests.support.builders import SIMPLE_SUPPORT, ZURICH, at, config, contract, run
 

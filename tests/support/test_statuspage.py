@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from probe.config import Config
-from probe.ledger import Ledger
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.statuspage import DailyCounts, add_status_routes, build_status, render_status_page
+from probe.store import Ledger
 from tests.realtools import free_port, require_tool
 from tests.support.builders import SIMPLE_SUPPORT, ZURICH, FixedClock, at, config, contract, run
 

@@ -1,14 +1,31 @@
-"""`sla-probe check`: one attempt of each selected check, now, printed one per line."""
+"""`sla-probe check -c FILE [NAME]`: one attempt of each selected check, now, one line each."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
 from typing import TextIO
 
 from checks.base import Resources
+from probe.cli.common import config_arg, log_setup
 from probe.clock import SystemClock
 from probe.config import Config
-from probe.daemon import build_jobs, close_jobs
+from probe.jobs import build_jobs, close_jobs
 from probe.scheduler import Job, run_attempt
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arg(parser)
+    parser.add_argument("name", nargs="?", help="CHECK or SERVICE/CHECK")
+
+
+def main(args: argparse.Namespace) -> int:
+    from probe.config import load_config  # noqa: PLC0415
+
+    config = load_config(args.config)
+    log_setup(args, "warning")
+    return asyncio.run(run_checks(config, args.name, sys.stdout))
 
 
 def _selected(jobs: list[Job], name: str | None) -> list[Job]:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from probe.ledger import LEDGER_FILE, MIGRATIONS, Ledger
 from probe.model import Reason, Verdict, WindowVerdict
-from probe.quorum import store
 from probe.quorum.codec import Vote
+from probe.store import LEDGER_FILE, Ledger
+from probe.store import quorum as store
+from probe.store.schema import MIGRATIONS
 
 
 def verdict(ws: int, v: Verdict = Verdict.UP, scope: str = "local") -> WindowVerdict:

@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.ledger import DAY, Ledger
 from probe.model import Reason, Verdict, WindowVerdict
+from probe.store import Ledger
+from probe.store.reader import DAY
 
 W = 3600  # hour windows: a few days of them stay small
 VERDICTS = [(Verdict.UP, Reason.NONE), (Verdict.DOWN, Reason.NONE),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from probe.config import Config
-from probe.ledger import LedgerReader
+from probe.store import LedgerReader
 from probe.support.incidents import Incident, read_incidents
 
 # Resolved incidents are looked at this far back: long enough for a 30-day report deadline.

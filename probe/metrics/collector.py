@@ -23,8 +23,9 @@ from probe import __version__
 from probe.config import Config
 from probe.contracts.accounts import month_accounts
 from probe.contracts.month import Month
-from probe.ledger import LATENCY_BUCKETS, LedgerReader
+from probe.model import LATENCY_BUCKETS
 from probe.scheduler import LAG_BUCKETS, LagStats
+from probe.store import LedgerReader
 
 ExtraFamilies = Callable[[Config, LedgerReader, float], Iterable[Metric]]
 

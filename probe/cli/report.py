@@ -1,0 +1,44 @@
+"""`sla-probe report -c FILE --month YYYY-MM`: the month report from the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from probe.cli.common import EXIT_FAILED, EXIT_OK, config_arg
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arg(parser)
+    parser.add_argument("--month", required=True, help="YYYY-MM, in each contract's time zone")
+    parser.add_argument("--format", default="text",
+                        choices=["text", "json", "csv", "markdown", "html"])
+    parser.add_argument("--scope", default="local", choices=["local", "quorum"])
+    parser.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+
+
+def main(args: argparse.Namespace) -> int:
+    import time  # noqa: PLC0415
+
+    from probe.config import load_config  # noqa: PLC0415
+    from probe.contracts.month import Month  # noqa: PLC0415
+    from probe.report import render  # noqa: PLC0415
+    from probe.store import LEDGER_FILE, Ledger  # noqa: PLC0415
+
+    config = load_config(args.config)
+    month = Month.parse(args.month)
+    if not (config.probe.state_dir / LEDGER_FILE).exists():
+        print(f"sla-probe: no ledger in {config.probe.state_dir} (has the daemon run?)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    reader = Ledger.reader(config.probe.state_dir)
+    try:
+        text = render(config, reader, month, args.format, time.time(), scope=args.scope)
+    finally:
+        reader.close()
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""`sla-probe run -c FILE`: the daemon, on uvloop when installed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from probe.cli.common import config_arg, log_setup
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arg(parser)
+    parser.add_argument("--web.config.file", dest="web_config_file", type=Path,
+                        help="TLS and basic auth for the listener (exporter-toolkit format)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from probe.config import load_config  # noqa: PLC0415
+    from probe.daemon import Daemon  # noqa: PLC0415
+
+    config = load_config(args.config)
+    if args.web_config_file is not None:
+        config = config.model_copy(
+            update={"probe": config.probe.model_copy(
+                update={"web_config_file": args.web_config_file})}
+        )
+    log_setup(args, config.probe.log_level)
+    daemon = Daemon(config, config_path=args.config)
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(daemon.serve())
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The daemon's event loop: uvloop when installed (`pip install 'sla-probe[fast]'`,
+    about a third less CPU per attempt, see BENCHMARKS.md), else asyncio's own;
+    `SLA_PROBE_LOOP=asyncio|uvloop` chooses explicitly."""
+    choice = os.environ.get("SLA_PROBE_LOOP", "auto")
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise ValueError(f"SLA_PROBE_LOOP must be auto, asyncio or uvloop, not {choice!r}")
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        if choice == "auto":
+            return None
+        raise ValueError("SLA_PROBE_LOOP=uvloop needs: pip install 'sla-probe[fast]'") from None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
