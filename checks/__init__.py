@@ -1,4 +1,4 @@
-"""Check plugins: one module per check type, registered by `type`."""
+"""Check plugins (modules listed by type in `registry.BUILTINS`) and their plumbing, `transport`."""
 
 from checks.base import (
     AttemptContext,

@@ -18,19 +18,14 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import eth_account
 from pydantic import Field, model_validator
 
 from checks import base
-from checks.base import AttemptContext, CheckFailure, Resources, Result
-from checks.evm import JsonRpc, RpcConfig, RpcError, hex_int
-from checks.registry import register, register_unavailable
+from checks.base import AttemptContext, CheckFailure, CheckType, Resources, Result
+from checks.transport.jsonrpc import JsonRpc, RpcConfig, RpcError, hex_int
 from probe.durations import Duration
 from probe.secrets import Secret, redact
-
-try:
-    import eth_account
-except ImportError:  # pragma: no cover - exercised only without the extra
-    eth_account = None  # type: ignore[assignment]
 
 _NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "old nonce")
 _UNDERPRICED = ("replacement transaction underpriced", "replacement fee too low",
@@ -59,17 +54,15 @@ class EvmBroadcastConfig(RpcConfig):
 
     @model_validator(mode="after")
     def _key_loads(self) -> EvmBroadcastConfig:
-        if eth_account is not None:
-            try:
-                eth_account.Account.from_key(self.private_key.get_secret_value().strip())
-            except (ValueError, TypeError):
-                raise ValueError("private_key is not a 32-byte hex secp256k1 key") from None
+        try:
+            eth_account.Account.from_key(self.private_key.get_secret_value().strip())
+        except (ValueError, TypeError):
+            raise ValueError("private_key is not a 32-byte hex secp256k1 key") from None
         return self
 
 
 class EvmBroadcastCheck:
     def __init__(self, config: EvmBroadcastConfig, resources: Resources) -> None:
-        assert eth_account is not None
         self.config = config
         self._clock = resources.clock
         self.rpc = JsonRpc(config, resources)
@@ -216,10 +209,8 @@ class EvmBroadcastCheck:
         await self.rpc.aclose()
 
 
-if eth_account is None:  # pragma: no cover - exercised only without the extra
-    register_unavailable("evm_broadcast", "evm", EvmBroadcastConfig)
-else:
+def build_evm_broadcast(config: EvmBroadcastConfig, resources: Resources) -> EvmBroadcastCheck:
+    return EvmBroadcastCheck(config, resources)
 
-    @register("evm_broadcast", EvmBroadcastConfig)
-    def build_evm_broadcast(config: EvmBroadcastConfig, resources: Resources) -> EvmBroadcastCheck:
-        return EvmBroadcastCheck(config, resources)
+
+CHECK_TYPES = (CheckType("evm_broadcast", EvmBroadcastConfig, build_evm_broadcast),)

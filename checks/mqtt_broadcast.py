@@ -15,19 +15,15 @@ import secrets
 import ssl
 from typing import Any, Literal
 
+import aiomqtt
 from pydantic import ConfigDict, Field, model_validator
 
 from checks import base
-from checks.base import AttemptContext, CheckConfig, Resources, Result
-from checks.http import TlsOptions, build_ssl_context
-from checks.registry import register, register_unavailable
+from checks.base import AttemptContext, CheckConfig, CheckType, Resources, Result
+from checks.transport.mqtt import broker_port, validate_broker
+from checks.transport.tls import TlsOptions, build_ssl_context
 from probe.durations import Duration
 from probe.secrets import Secret, redact
-
-try:
-    import aiomqtt
-except ImportError:  # pragma: no cover - exercised only without the extra
-    aiomqtt = None  # type: ignore[assignment]
 
 
 class MqttBroadcastConfig(CheckConfig):
@@ -52,27 +48,10 @@ class MqttBroadcastConfig(CheckConfig):
         return broker_port(self.port, self.tls)
 
 
-def validate_broker(username: str | None, password: object, tls: TlsOptions | None) -> None:
-    """Broker options every MQTT client here shares (the check and the quorum link)."""
-    if password is not None and username is None:
-        raise ValueError("password needs username")
-    if tls is not None:
-        if tls.server_name is not None:
-            raise ValueError("tls.server_name is not supported for MQTT (SNI is the host)")
-        build_ssl_context(tls)
-
-
-def broker_port(port: int | None, tls: TlsOptions | None) -> int:
-    """The given port, else MQTT's default: 8883 with TLS, 1883 without."""
-    if port is not None:
-        return port
-    return 8883 if tls is not None else 1883
-
-
 def classify_mqtt_error(exc: BaseException) -> tuple[str, str]:
     """(class, detail) for a failed connect; aiomqtt turns socket errors into text."""
     text = str(exc)
-    if aiomqtt is not None and isinstance(exc, aiomqtt.MqttCodeError):
+    if isinstance(exc, aiomqtt.MqttCodeError):
         return base.CONNECT, f"broker refused the connection: {text}"
     lowered = text.lower()
     if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
@@ -101,7 +80,6 @@ class MqttBroadcastCheck:
         self._ssl = build_ssl_context(config.tls) if config.tls is not None else None
 
     def _client(self, timeout: float) -> Any:
-        assert aiomqtt is not None
         cfg = self.config
         password = cfg.password.get_secret_value() if cfg.password is not None else None
         return aiomqtt.Client(
@@ -117,7 +95,6 @@ class MqttBroadcastCheck:
         )
 
     async def run(self, ctx: AttemptContext) -> Result:
-        assert aiomqtt is not None
         cfg = self.config
         margin = cfg.margin if cfg.margin is not None else min(0.25, 0.1 * ctx.timeout)
         deadline = self._clock.monotonic() + max(0.0, ctx.remaining() - margin)
@@ -151,7 +128,6 @@ class MqttBroadcastCheck:
     async def _round_trip(
         self, client: Any, nonce: str, deadline: float, evidence: dict[str, str]
     ) -> Result:
-        assert aiomqtt is not None
         cfg = self.config
         payload = nonce.encode()
         published: float | None = None
@@ -181,12 +157,8 @@ class MqttBroadcastCheck:
         return Result(False, base.NOT_DELIVERED, "message stream ended", None, evidence)
 
 
-if aiomqtt is None:  # pragma: no cover - exercised only without the extra
-    register_unavailable("mqtt_broadcast", "mqtt", MqttBroadcastConfig)
-else:
+def build_mqtt_broadcast(config: MqttBroadcastConfig, resources: Resources) -> MqttBroadcastCheck:
+    return MqttBroadcastCheck(config, resources)
 
-    @register("mqtt_broadcast", MqttBroadcastConfig)
-    def build_mqtt_broadcast(
-        config: MqttBroadcastConfig, resources: Resources
-    ) -> MqttBroadcastCheck:
-        return MqttBroadcastCheck(config, resources)
+
+CHECK_TYPES = (CheckType("mqtt_broadcast", MqttBroadcastConfig, build_mqtt_broadcast),)

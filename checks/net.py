@@ -18,9 +18,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from checks import base
-from checks.base import AttemptContext, CheckConfig, Resources, Result
-from checks.http import TlsOptions, build_ssl_context, certificate_evidence
-from checks.registry import register
+from checks.base import AttemptContext, CheckConfig, CheckType, Resources, Result
+from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
 from probe.durations import Duration, format_duration
 from probe.secrets import redact
 
@@ -191,16 +190,20 @@ class DnsCheck:
                       latency, evidence)
 
 
-@register("tcp", TcpConfig)
 def build_tcp(config: TcpConfig, resources: Resources) -> TcpCheck:
     return TcpCheck(config, resources)
 
 
-@register("tls", TlsConfig)
 def build_tls(config: TlsConfig, resources: Resources) -> TlsCheck:
     return TlsCheck(config, resources)
 
 
-@register("dns", DnsConfig)
 def build_dns(config: DnsConfig, resources: Resources) -> DnsCheck:
     return DnsCheck(config, resources)
+
+
+CHECK_TYPES = (
+    CheckType("tcp", TcpConfig, build_tcp),
+    CheckType("tls", TlsConfig, build_tls),
+    CheckType("dns", DnsConfig, build_dns),
+)

@@ -22,14 +22,15 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
+import pkcs11 as _p11
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from pkcs11 import exceptions as _p11_errors
 from pydantic import ConfigDict, Field, model_validator
 
 from checks import base
-from checks.base import AttemptContext, CheckConfig, CheckFailure, Resources, Result
+from checks.base import AttemptContext, CheckConfig, CheckFailure, CheckType, Resources, Result
 from checks.blocking import DaemonThreadExecutor
-from checks.registry import register, register_unavailable
 from checks.signatures import (
     Algorithm,
     PublicKey,
@@ -127,20 +128,11 @@ class Signed:
     algorithm: Algorithm
 
 
-try:
-    import pkcs11 as _p11
-    from pkcs11 import exceptions as _p11_errors
-except ImportError:  # pragma: no cover - exercised only without the extra
-    _p11 = None
-    _p11_errors = None
-
-
 _LIB_LOCK = threading.Lock()
 
 
 def load_library(path: str) -> Any:
     """The process's PKCS#11 library (loaded and initialised once; one library per process)."""
-    assert _p11 is not None
     with _LIB_LOCK:
         try:
             return _p11.lib(path)
@@ -153,7 +145,6 @@ def load_library(path: str) -> Any:
 
 
 def classify_pkcs11_error(exc: BaseException) -> tuple[str, str]:
-    assert _p11_errors is not None
     name = type(exc).__name__
     if isinstance(
         exc,
@@ -188,7 +179,6 @@ class Pkcs11Token:
             yield session
 
     def _mechanism(self) -> tuple[Any, Any]:
-        assert _p11 is not None
         mech = self.config.mechanism
         if mech == "SHA256_RSA_PKCS_PSS":
             return _p11.Mechanism.SHA256_RSA_PKCS_PSS, (
@@ -197,7 +187,6 @@ class Pkcs11Token:
         return getattr(_p11.Mechanism, mech), None
 
     def _public_key(self, session: Any) -> tuple[PublicKey, Algorithm]:
-        assert _p11 is not None
         attr = _p11.Attribute
         public = session.get_key(object_class=_p11.ObjectClass.PUBLIC_KEY,
                                  label=self.config.key_label)
@@ -212,7 +201,6 @@ class Pkcs11Token:
 
     def sign(self, challenge: bytes) -> Signed:
         """Sign `challenge` (hashed first for raw CKM_ECDSA); blocking."""
-        assert _p11 is not None
         cfg = self.config
         mechanism, param = self._mechanism()
         data = hashlib.sha256(challenge).digest() if cfg.mechanism == "ECDSA" else challenge
@@ -256,7 +244,7 @@ class Pkcs11Check:
             return Result(False, exc.failure_class, redact(exc.detail), None,
                           {"challenge": challenge.hex()})
         except Exception as exc:
-            if _p11_errors is None or not isinstance(exc, _p11_errors.PKCS11Error):
+            if not isinstance(exc, _p11_errors.PKCS11Error):
                 raise
             failure_class, detail = classify_pkcs11_error(exc)
             return Result(False, failure_class, redact(detail), None,
@@ -281,10 +269,8 @@ class Pkcs11Check:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-if _p11 is None:  # pragma: no cover - exercised only without the extra
-    register_unavailable("pkcs11", "pkcs11", Pkcs11Config)
-else:
+def build_pkcs11(config: Pkcs11Config, resources: Resources) -> Pkcs11Check:
+    return Pkcs11Check(config, resources)
 
-    @register("pkcs11", Pkcs11Config)
-    def build_pkcs11(config: Pkcs11Config, resources: Resources) -> Pkcs11Check:
-        return Pkcs11Check(config, resources)
+
+CHECK_TYPES = (CheckType("pkcs11", Pkcs11Config, build_pkcs11),)

@@ -20,10 +20,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from checks import base
-from checks.base import AttemptContext, CheckFailure, Resources, Result
-from checks.http import HttpClient, RequestConfig, encode_json, with_content_type
+from checks.base import AttemptContext, CheckFailure, CheckType, Resources, Result
 from checks.jsonpath import MISSING, compile_path, lookup
-from checks.registry import register
 from checks.signatures import (
     Algorithm,
     PublicKey,
@@ -34,6 +32,7 @@ from checks.signatures import (
     load_public_key,
     verify,
 )
+from checks.transport.http import HttpClient, RequestConfig, encode_json, with_content_type
 from probe.secrets import redact
 
 CHALLENGE_PLACEHOLDERS = frozenset(
@@ -228,6 +227,8 @@ class SigningCheck:
         await self._client.aclose()
 
 
-@register("signing", SigningConfig)
 def build_signing(config: SigningConfig, resources: Resources) -> SigningCheck:
     return SigningCheck(config, resources)
+
+
+CHECK_TYPES = (CheckType("signing", SigningConfig, build_signing),)

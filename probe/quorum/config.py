@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from checks.http import TlsOptions, build_ssl_context
-from checks.mqtt_broadcast import broker_port, validate_broker
+from checks.transport.mqtt import broker_port, validate_broker
+from checks.transport.tls import TlsOptions, build_ssl_context
 from probe.durations import Duration
 from probe.quorum.codec import (
     KeyFormatError,
