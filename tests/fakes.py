@@ -1,12 +1,21 @@
-"""Fake checks for unit tests on simulated time: outcomes scripted on the wall clock."""
+"""Fakes for unit tests: checks scripted on the wall clock, and an in-memory window store."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from checks.base import AttemptContext, Result
 from probe.clock import Clock
+from probe.contracts.exclusions import Declared
+from probe.contracts.source import Totals
+from probe.model import Verdict, WindowVerdict
+
+if TYPE_CHECKING:
+    from probe.contracts.source import WindowSource
 
 
 class ScriptedCheck:
@@ -32,3 +41,98 @@ class ScriptedCheck:
 
 def between(*ranges: tuple[float, float]) -> Callable[[float], bool]:
     return lambda t: any(a <= t < b for a, b in ranges)
+
+
+class MemoryWindows:
+    """An in-memory `WindowSource` for unit tests of the pure contract core: no SQLite.
+
+    `write_verdicts` keeps the store's rule (an unchanged decision is a no-op, a changed one
+    revision N+1); the reads answer what `probe.store.LedgerReader` answers for the same
+    windows (tests/store/test_source_parity.py checks both against each other)."""
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str, str, int], WindowVerdict] = {}
+        self._decisions: Counter[tuple[str, str, str, str, str]] = Counter()
+        self.history: list[tuple[WindowVerdict, str]] = []
+        self.exclusions: list[Declared] = []
+
+    def write_verdicts(self, verdicts: Iterable[WindowVerdict], author: str = "decider",
+                       cursors: object = None) -> list[WindowVerdict]:
+        written: list[WindowVerdict] = []
+        for v in verdicts:
+            key = (v.contract, v.service, v.scope, v.window_start)
+            old = self._current.get(key)
+            if old is not None and old.same_decision(v) and old.note == v.note:
+                continue
+            stored = dataclasses.replace(v, revision=0 if old is None else old.revision + 1)
+            self._current[key] = stored
+            self._decisions[(v.contract, v.service, v.scope, v.verdict.value,
+                             v.reason.value)] += 1
+            self.history.append((stored, author))
+            written.append(stored)
+        return written
+
+    def write_revisions(
+        self, due: Callable[[], Iterable[tuple[str, list[WindowVerdict]]]],
+    ) -> int:
+        return sum(len(self.write_verdicts(batch, author)) for author, batch in due())
+
+    def _select(self, contract: str, start: int, end: int, scope: str,
+                service: str | None = None) -> list[WindowVerdict]:
+        rows = [v for (c, s, sc, ws), v in self._current.items()
+                if c == contract and sc == scope and start <= ws < end
+                and (service is None or s == service)]
+        return sorted(rows, key=lambda v: (v.service, v.window_start))
+
+    def windows(self, contract: str, start: int, end: int, scope: str = "local",
+                service: str | None = None) -> list[WindowVerdict]:
+        return self._select(contract, start, end, scope, service)
+
+    def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
+                        *, failed_up: bool = False) -> list[WindowVerdict]:
+        return [v for v in self._select(contract, start, end, scope)
+                if v.verdict != Verdict.UP or (failed_up and v.failures > 0)]
+
+    def window_totals(self, contract: str, start: int, end: int,
+                      scope: str = "local") -> Totals:
+        out: Totals = {}
+        for v in self._select(contract, start, end, scope):
+            by = out.setdefault(v.service, {})
+            n, tried, failed = by.get((v.verdict.value, v.reason.value), (0, 0, 0))
+            by[(v.verdict.value, v.reason.value)] = (n + 1, tried + v.attempts,
+                                                     failed + v.failures)
+        return out
+
+    def month_counts(self, contract: str, start: int, end: int,
+                     scope: str = "local") -> dict[str, Counter[tuple[str, str]]]:
+        return {service: Counter({key: n[0] for key, n in by.items()})
+                for service, by in self.window_totals(contract, start, end, scope).items()}
+
+    def windows_by_verdict(
+        self, contract: str, verdict: Verdict, start: int, end: int, *,
+        scope: str = "local", service: str | None = None, limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[WindowVerdict]:
+        rows = [v for v in self._select(contract, start, end, scope, service)
+                if v.verdict == verdict]
+        if newest_first:
+            rows.sort(key=lambda v: (v.service, -v.window_start))
+        return rows if limit is None else rows[:limit]
+
+    def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
+        return sorted((c, s, verdict, reason, n)
+                      for (c, s, sc, verdict, reason), n in self._decisions.items()
+                      if sc == scope)
+
+    def declared_exclusions(self) -> list[Declared]:
+        return list(self.exclusions)
+
+    def revisions(self, contract: str, service: str, window_start: int,
+                  scope: str = "local") -> list[tuple[WindowVerdict, str]]:
+        return [(v, author) for v, author in self.history
+                if (v.contract, v.service, v.scope, v.window_start)
+                == (contract, service, scope, window_start)]
+
+
+if TYPE_CHECKING:
+    _source: WindowSource = MemoryWindows()

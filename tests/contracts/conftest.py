@@ -1,17 +1,12 @@
-"""Fixtures: a fresh ledger in a temp dir."""
+"""Fixtures: the pure core reads windows from an in-memory store, no SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from probe.store import Ledger
+from tests.fakes import MemoryWindows
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    store = Ledger(tmp_path)
-    yield store
-    store.close()
+def ledger() -> MemoryWindows:
+    return MemoryWindows()

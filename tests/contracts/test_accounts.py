@@ -14,8 +14,8 @@ from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
 from probe.model import Reason, Verdict
 from probe.report import month_accounts
-from probe.store import Ledger
 from tests.contracts.builders import at, config_with, windows
+from tests.fakes import MemoryWindows
 
 CONTRACT = """
 - name: c
@@ -42,7 +42,7 @@ class TestMinutesGolden:
         ("down", "percent", "met"),
         [(44, 99.9014, True), (45, 99.8992, False), (0, 100.0, True)],
     )
-    def test_thirty_one_day_month(self, ledger: Ledger, down: int, percent: float,
+    def test_thirty_one_day_month(self, ledger: MemoryWindows, down: int, percent: float,
                                   met: bool) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), down, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
@@ -58,20 +58,20 @@ class TestMinutesGolden:
          ("UTC", Month(2028, 2), 41760), ("Europe/Zurich", Month(2027, 2), 40320)],
     )
     def test_minutes_in_month_follow_the_contract_zone(
-        self, ledger: Ledger, zone: str, month: Month, minutes: int
+        self, ledger: MemoryWindows, zone: str, month: Month, minutes: int
     ) -> None:
         acc = api(month_accounts(config(zone), ledger, month, AFTER))
         assert acc.minutes_in_month == minutes
         assert acc.no_data_minutes == minutes
 
-    def test_budget_remaining_is_the_allowance_left(self, ledger: Ledger) -> None:
+    def test_budget_remaining_is_the_allowance_left(self, ledger: MemoryWindows) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-05 10:00"), 40, Verdict.DOWN))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), AFTER))
         assert acc.budget_remaining_minutes == pytest.approx(44.64 - 40)
 
 
 class TestPolicies:
-    def _fill(self, ledger: Ledger) -> None:
+    def _fill(self, ledger: MemoryWindows) -> None:
         start = at("2026-10-05 10:00")
         ledger.write_verdicts(
             windows("c", "api", start, 60, Verdict.DOWN)
@@ -91,7 +91,7 @@ class TestPolicies:
         ],
     )
     def test_denominator_and_no_data_policy(
-        self, ledger: Ledger, denominator: str, no_data: str, downtime: float,
+        self, ledger: MemoryWindows, denominator: str, no_data: str, downtime: float,
         denominator_minutes: float,
     ) -> None:
         self._fill(ledger)
@@ -109,7 +109,7 @@ class TestRequests:
         ("denominator", "requests", "uptime"),
         [("eligible", 600, Fraction(590, 600)), ("calendar", 660, Fraction(650, 660))],
     )
-    def test_failed_requests_over_requests(self, ledger: Ledger, denominator: str,
+    def test_failed_requests_over_requests(self, ledger: MemoryWindows, denominator: str,
                                            requests: int, uptime: Fraction) -> None:
         start = at("2026-10-05 10:00")
         ledger.write_verdicts(
@@ -126,7 +126,7 @@ class TestRequests:
 
 
 class TestProvisional:
-    def test_current_month_is_provisional_with_pending_minutes(self, ledger: Ledger) -> None:
+    def test_current_month_is_provisional_with_pending_minutes(self, ledger: MemoryWindows) -> None:
         now = at("2026-10-11 00:00") + 30
         ledger.write_verdicts(windows("c", "api", at("2026-10-10 23:00"), 60, Verdict.UP))
         acc = api(month_accounts(config(), ledger, Month(2026, 10), now))
@@ -134,7 +134,7 @@ class TestProvisional:
         assert acc.pending_minutes == 21 * 1440
         assert acc.no_data_minutes == 10 * 1440 - 60
 
-    def test_support_only_contract_has_no_account(self, ledger: Ledger) -> None:
+    def test_support_only_contract_has_no_account(self, ledger: MemoryWindows) -> None:
         cfg = config_with("- {name: support, objectives: []}")
         assert month_accounts(cfg, ledger, Month(2026, 10), AFTER) == []
 
@@ -160,7 +160,7 @@ class TestMaintenanceInTheMonth:
         ],
     )
     def test_down_minutes_in_maintenance(
-        self, ledger: Ledger, file: str, entries: list[tuple[str, float, str]], down: int,
+        self, ledger: MemoryWindows, file: str, entries: list[tuple[str, float, str]], down: int,
         maintenance: int, invalid: int,
     ) -> None:
         path = Path(__file__).parents[2] / "config" / "contracts" / f"{file}.yaml"

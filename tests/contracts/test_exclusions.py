@@ -7,8 +7,8 @@ import pytest
 from probe.contracts.exclusions import apply_exclusions, measured, revisions_due
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.pipeline import write_due_revisions
-from probe.store import Ledger
 from tests.contracts.builders import at, config_with, windows
+from tests.fakes import MemoryWindows
 
 CONTRACT = """
 - name: c
@@ -74,7 +74,7 @@ class TestApplyExclusions:
 
 
 class TestRevisionsDue:
-    def test_maintenance_entered_late_revises_decided_windows_once(self, ledger: Ledger) -> None:
+    def test_maintenance_entered_late_revises_decided_windows_once(self, ledger: MemoryWindows) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-10 01:30"), 120, Verdict.DOWN))
         config = config_with(CONTRACT, MAINTENANCE)
         due = dict(revisions_due(config, ledger, NOW))
@@ -87,7 +87,7 @@ class TestRevisionsDue:
         assert (second.verdict, second.reason, a2) == (Verdict.EXCLUDED, Reason.MAINTENANCE,
                                                        "maintenance:MW-ok")
 
-    def test_removed_maintenance_restores_the_measured_verdicts(self, ledger: Ledger) -> None:
+    def test_removed_maintenance_restores_the_measured_verdicts(self, ledger: MemoryWindows) -> None:
         ledger.write_verdicts(windows("c", "api", at("2026-10-10 01:30"), 120, Verdict.DOWN))
         write_due_revisions(ledger, config_with(CONTRACT, MAINTENANCE), NOW)
         bare = config_with(CONTRACT)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from probe.support.incidents import (
     incidents_from_windows,
     read_incidents,
 )
+from tests.fakes import MemoryWindows
 from tests.support.builders import SIMPLE_SUPPORT, ZURICH, at, contract, local, run
 
 M = 60
@@ -142,14 +142,13 @@ class TestIncidentsFromWindows:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path)
-    yield led
-    led.close()
+def ledger() -> MemoryWindows:
+    """The pure core reads windows from memory here; the parity test below uses SQLite."""
+    return MemoryWindows()
 
 
 class TestReadIncidents:
-    def test_an_incident_straddling_the_span_is_read_whole(self, ledger: Ledger) -> None:
+    def test_an_incident_straddling_the_span_is_read_whole(self, ledger: MemoryWindows) -> None:
         # down for 9 days (longer than one read chunk) across the span's start, then up
         start = T0
         down_from = start - 9 * 86400
@@ -162,17 +161,17 @@ class TestReadIncidents:
         assert inc.end == down_from + 10 * 86400
 
     def test_an_incident_running_past_the_span_end_is_read_to_its_end(self,
-                                                                      ledger: Ledger) -> None:
+                                                                      ledger: MemoryWindows) -> None:
         ledger.write_verdicts(run("c", "a", T0, "UU" + "D" * 9000 + "U"))
         inc = only(read_incidents(simple(), ledger, T0, T0 + H, now=T0 + 10 * 86400))
         assert inc.end == T0 + (2 + 9000) * M
 
-    def test_an_incident_without_a_following_up_window_is_open(self, ledger: Ledger) -> None:
+    def test_an_incident_without_a_following_up_window_is_open(self, ledger: MemoryWindows) -> None:
         ledger.write_verdicts(run("c", "a", T0, "UUDDDNN"))
         inc = only(read_incidents(simple(), ledger, T0, T0 + H, now=T0 + H))
         assert inc.open
 
-    def test_incidents_outside_the_span_are_left_out(self, ledger: Ledger) -> None:
+    def test_incidents_outside_the_span_are_left_out(self, ledger: MemoryWindows) -> None:
         ledger.write_verdicts(run("c", "a", T0, "DDU" + "U" * 100 + "DDU"))
         found = read_incidents(simple(), ledger, T0 + 50 * M, T0 + 200 * M, now=T0 + H * 4)
         assert [i.start for i in found] == [T0 + 103 * M]

@@ -1,0 +1,55 @@
+"""The store and the in-memory fake answer the core's reads alike, so core tests on the fake
+say what the daemon does on SQLite."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from probe.model import Reason, Verdict, WindowVerdict
+from probe.store import Ledger
+from tests.fakes import MemoryWindows
+
+T0 = 1_790_000_000 // 86400 * 86400
+KINDS = [(Verdict.UP, Reason.NONE), (Verdict.DOWN, Reason.NONE), (Verdict.NO_DATA, Reason.NONE),
+         (Verdict.EXCLUDED, Reason.VANTAGE), (Verdict.EXCLUDED, Reason.MAINTENANCE)]
+
+decisions = st.lists(
+    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 3000), st.sampled_from(KINDS),
+              st.integers(0, 3)),
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches=st.lists(decisions, min_size=1, max_size=3),
+       span=st.tuples(st.integers(-5, 3000), st.integers(1, 3100)))
+def test_reads_agree(batches: list[list[tuple[str, int, tuple[Verdict, Reason], int]]],
+                     span: tuple[int, int]) -> None:
+    fake = MemoryWindows()
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp))
+        try:
+            for batch in batches:
+                verdicts = [WindowVerdict("c", service, T0 + i * 60, 60, verdict, reason,
+                                          attempts=3, failures=failed, decided_at=1.0)
+                            for service, i, (verdict, reason), failed in batch]
+                assert ledger.write_verdicts(verdicts) == fake.write_verdicts(verdicts)
+            lo, hi = T0 + span[0] * 60, T0 + (span[0] + span[1]) * 60
+            assert ledger.windows("c", lo, hi) == fake.windows("c", lo, hi)
+            assert ledger.window_totals("c", lo, hi) == fake.window_totals("c", lo, hi)
+            assert ledger.month_counts("c", lo, hi) == fake.month_counts("c", lo, hi)
+            assert ledger.window_counts() == fake.window_counts()
+            assert ledger.notable_windows("c", lo, hi, failed_up=True) == \
+                fake.notable_windows("c", lo, hi, failed_up=True)
+            for verdict in (Verdict.DOWN, Verdict.UP):
+                for newest in (False, True):
+                    assert ledger.windows_by_verdict(
+                        "c", verdict, lo, hi, service="a", limit=2, newest_first=newest,
+                    ) == fake.windows_by_verdict(
+                        "c", verdict, lo, hi, service="a", limit=2, newest_first=newest)
+        finally:
+            ledger.close()
