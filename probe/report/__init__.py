@@ -1,14 +1,13 @@
-"""The month report: one set of facts (`data.build`), five formats.
+"""The month report: one set of facts (`data.build`), then five renderings of it.
 
-`month_accounts` is re-exported here as the single source of the month figures for the
-metrics collector; `render` is what `sla-probe report` prints.
+`data` is the model (built from the store through the pure contract core); `text`, `html`
+and `machine` (json, csv) only render it. `render` is what `sla-probe report` prints.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.report.data import build
 from probe.report.html import render_html
 from probe.report.machine import render_csv, render_json
@@ -31,7 +30,7 @@ FORMATS: dict[str, Callable[[MonthReport], str]] = {
     "html": render_html,
 }
 
-__all__ = ["FORMATS", "ObjectiveAccount", "month_accounts", "render"]
+__all__ = ["FORMATS", "render"]
 
 
 def render(  # noqa: PLR0917 - the CLI-facing signature

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from probe.config import Config, parse_config
-from probe.contracts.accounts import ObjectiveAccount
+from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.exclusions import apply_exclusions
 from probe.contracts.month import Month
 from probe.model import Reason, Verdict
-from probe.report import month_accounts
 from tests.contracts.builders import at, config_with, windows
 from tests.fakes import MemoryWindows
 
