@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from checks.base import AttemptContext, Result
 from probe.clock import Clock
-from probe.contracts.exclusions import Declared
+from probe.contracts.model import Declared
 from probe.contracts.source import Totals
 from probe.model import Verdict, WindowVerdict
 

@@ -62,8 +62,8 @@ def main(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from probe.config import load_config  # noqa: PLC0415
-    from probe.contracts.exclusions import Declared, revisions_due  # noqa: PLC0415
-    from probe.contracts.model import DeclaredExclusion  # noqa: PLC0415
+    from probe.contracts.exclusions import revisions_due  # noqa: PLC0415
+    from probe.contracts.model import Declared, DeclaredExclusion  # noqa: PLC0415
     from probe.store import Ledger, LedgerError  # noqa: PLC0415
     from probe.yamlsource import ConfigError  # noqa: PLC0415
 

@@ -11,12 +11,12 @@ revert yields the measured verdicts back. The measured verdict is kept in the no
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from probe.contracts.model import Declared
 from probe.contracts.month import Month
 from probe.model import Reason, Verdict, WindowVerdict
 
@@ -25,34 +25,6 @@ if TYPE_CHECKING:
     from probe.contracts.source import ContractTerms, WindowSource
 
 _WAS = "|was:"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Declared:
-    """A declared exclusion from config or from the ledger, with who and when."""
-
-    contract: str
-    services: tuple[str, ...]
-    start: float
-    end: float
-    reason: str
-    reference: str
-    by: str
-    source: str
-    at: float | None = None
-    reverted_at: float | None = None
-    reverted_by: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.reverted_at is None
-
-    def covers(self, v: WindowVerdict) -> bool:
-        return (v.contract == self.contract and self.start <= v.window_start < self.end
-                and (not self.services or v.service in self.services))
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"services": list(self.services)}
 
 
 def from_config(item: DeclaredExclusion) -> Declared:

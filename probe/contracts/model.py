@@ -3,7 +3,8 @@ the exclusions declared in config (`exclusions:`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
@@ -13,6 +14,7 @@ from probe.contracts.maintenance import MaintenanceRules
 from probe.contracts.rules import DownRule, DownRuleField, parse_down_rule
 from probe.durations import Duration
 from probe.fields import Name, StrictModel, TimeZoneName
+from probe.model import WindowVerdict
 from probe.support.model import SupportTerms
 
 
@@ -81,3 +83,31 @@ class DeclaredExclusion(StrictModel):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Declared:
+    """A declared exclusion from config or from the ledger, with who and when."""
+
+    contract: str
+    services: tuple[str, ...]
+    start: float
+    end: float
+    reason: str
+    reference: str
+    by: str
+    source: str
+    at: float | None = None
+    reverted_at: float | None = None
+    reverted_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.reverted_at is None
+
+    def covers(self, v: WindowVerdict) -> bool:
+        return (v.contract == self.contract and self.start <= v.window_start < self.end
+                and (not self.services or v.service in self.services))
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"services": list(self.services)}

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 from probe.model import Verdict, WindowVerdict
 
 if TYPE_CHECKING:
-    from probe.contracts.exclusions import Declared
     from probe.contracts.maintenance import Assessment
-    from probe.contracts.model import ContractConfig, DeclaredExclusion
+    from probe.contracts.model import ContractConfig, Declared, DeclaredExclusion
 
 # Per service and (verdict, reason): (windows, attempts, failures).
 Totals = dict[str, dict[tuple[str, str], tuple[int, int, int]]]

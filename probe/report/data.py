@@ -18,8 +18,9 @@ from probe.contracts.accounts import (
     first_affected,
     month_totals,
 )
-from probe.contracts.exclusions import Declared, declared_exclusions
+from probe.contracts.exclusions import declared_exclusions
 from probe.contracts.maintenance import Assessment
+from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
 from probe.model import Verdict, WindowVerdict
 from probe.support.report import incidents_json

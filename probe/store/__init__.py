@@ -5,9 +5,13 @@ the read-only queries (what the pure contract core reads through), `writer` the 
 `worker` the thread it runs on, `exclusions` and `quorum` the tables of those features.
 """
 
+from sqlite3 import Connection as Transaction
+
 from probe.store.reader import LedgerReader
 from probe.store.schema import LEDGER_FILE, LedgerError
 from probe.store.worker import LedgerWorker
 from probe.store.writer import Ledger
 
-__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "LedgerReader", "LedgerWorker"]
+# What `Ledger.write` / `LedgerReader.read` hand to a feature's table functions (the quorum's
+# in `probe.store.quorum`): callers pass it on and never import sqlite3 themselves.
+__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "LedgerReader", "LedgerWorker", "Transaction"]

@@ -9,7 +9,7 @@ import json
 import sqlite3
 from typing import Any
 
-from probe.contracts.exclusions import Declared
+from probe.contracts.model import Declared
 
 _COLUMNS = "contract, services, start, end, reason, reference, by, at, reverted_at, reverted_by"
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from probe.contracts.exclusions import Declared
+from probe.contracts.model import Declared
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.store import exclusions
 from probe.store.schema import connect

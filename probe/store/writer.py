@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from probe.contracts.exclusions import Declared
+from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
 from probe.store import exclusions
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
