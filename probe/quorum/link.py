@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
     from probe.clock import Clock
     from probe.quorum.config import QuorumConfig
-    from probe.store import LedgerWorker
+    from probe.store import LedgerWorker, Transaction
 
 try:
     import aiomqtt
@@ -280,7 +279,7 @@ class MqttLink:
         now = self._clock.wall()
         horizon = int(now - self.quorum.resync_max)
 
-        def write(conn: sqlite3.Connection) -> tuple[list[Vote], int]:
+        def write(conn: Transaction) -> tuple[list[Vote], int]:
             changed = store.store_votes(conn, votes, now) if self.quorum.decides else []
             requeued = sum(store.requeue_since(conn, max(s.since, horizon)) for s in syncs)
             store.count_rejections(conn, rejected)

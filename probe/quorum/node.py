@@ -9,7 +9,6 @@ The published verdict is the one measured here, before maintenance or declared e
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from probe.store import quorum as store
 if TYPE_CHECKING:
     from probe.clock import Clock
     from probe.config import Config
-    from probe.store import LedgerReader, LedgerWorker
+    from probe.store import LedgerReader, LedgerWorker, Transaction
 
 
 class QuorumNode:
@@ -63,7 +62,7 @@ class QuorumNode:
 
     # -- local verdicts out ------------------------------------------------------------------
 
-    def outbox_hook(self, conn: sqlite3.Connection, written: list[WindowVerdict]) -> None:
+    def outbox_hook(self, conn: Transaction, written: list[WindowVerdict]) -> None:
         """Ledger thread, inside the verdicts' transaction: sign, enqueue, record own vote."""
         votes = [Vote.of(measured(v), self.vantage, self._fingerprints[v.contract])
                  for v in written if v.scope == "local" and v.contract in self._fingerprints]
