@@ -23,6 +23,7 @@ from checks.base import Resources
 from probe.clock import Clock, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
+from probe.evidence.service import EvidenceService
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
 from probe.model import Verdict, WindowVerdict
@@ -75,6 +76,7 @@ class Daemon:
         self._resources = Resources(clock=self.clock)
         self._draining = False
         self.quorum: QuorumNode | None = None
+        self.evidence: EvidenceService | None = None
         self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -113,6 +115,10 @@ class Daemon:
                 await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        # the chained ledger's key, config entries and first signed head (docs/evidence.md)
+        self.evidence = EvidenceService(config, self._worker, self.clock)
+        await self.evidence.start()
+        self._metric_extras.append(self.evidence.metric_families)
         gaps = await self.decider.decide_ready()
         if gaps:
             log.info("caught_up", windows=len(gaps),
@@ -164,6 +170,8 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                if self.evidence is not None:
+                    group.create_task(self.evidence.run(self.stop_event), name="evidence")
                 if self.quorum is not None:
                     group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
                     if self.quorum.decider is not None:
@@ -277,6 +285,8 @@ class Daemon:
                 await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        if self.evidence is not None:
+            await self.evidence.reconfigure(new)
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
         self._notifier.ready(f"probing {len(jobs)} checks")
@@ -322,9 +332,10 @@ class Daemon:
         while not self.stop_event.is_set():
             assert self._worker is not None
             try:
-                removed = await self._worker.call(
-                    self._worker.ledger.prune_attempts, self.clock.wall() - retention
-                )
+                before = self.clock.wall() - retention
+                if self.evidence is not None:  # only what a closed evidence pack holds
+                    before = self.evidence.prune_before(before)
+                removed = await self._worker.call(self._worker.ledger.prune_attempts, before)
                 if removed:
                     log.info("attempts_pruned", removed=removed)
             except Exception:
