@@ -87,8 +87,15 @@ class EvidenceService:
                 except Exception:
                     log.exception("evidence_tick_failed")
         finally:
-            if self._session is not None:
-                await self._session.close()
+            await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     async def tick(self) -> None:
         now = self._clock.wall()
