@@ -114,7 +114,8 @@ def _write(config: Config, reader: LedgerReader, key: VantageKey, name: str, mon
     n_records = n_attempts = n_revisions = 0
     with gzip.GzipFile(out / ATTEMPTS_FILE, "wb", mtime=0) as att, \
             gzip.GzipFile(out / VERDICTS_FILE, "wb", mtime=0) as ver, \
-            (out / ENTRIES_FILE).open("wb") as ent, (out / CHAIN_FILE).open("wb") as chn:
+            (out / ENTRIES_FILE).open("wb") as ent, \
+            gzip.GzipFile(out / CHAIN_FILE, "wb", mtime=0) as chn:
         for lo in range(first, last + 1, CHUNK):
             hi = min(last, lo + CHUNK - 1)
 

@@ -168,7 +168,7 @@ def _chain(directory: Path, terms: PackTerms, heads: dict[int, str], month_start
     entries = _Rows(p.ENTRIES_FILE, _read(directory, p.ENTRIES_FILE))
     prev: str | None = None
     seq = 0
-    lines = (directory / p.CHAIN_FILE).read_text().splitlines()
+    lines = _read(directory, p.CHAIN_FILE).decode().splitlines()
     for row, line in enumerate(lines, 1):
         where = f"{p.CHAIN_FILE} row {row}"
         try:
