@@ -31,10 +31,10 @@ from probe.pipeline import AttemptWriter, Decider, LedgerWorker
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
-from probe.statuspage import add_status_routes
 from probe.support.metrics import incident_metric_families
-from probe.web import build_app, start_site
-from probe.webconfig import load_web_config
+from probe.web.app import build_app, start_site
+from probe.web.config import load_web_config
+from probe.web.status.routes import add_status_routes
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")

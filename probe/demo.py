@@ -24,7 +24,7 @@ from probe.daemon import Daemon
 from probe.demo_signer import make_signing_handler, public_key_pem, signing_check_config
 from probe.ledger import Ledger, LedgerReader
 from probe.model import WindowVerdict
-from probe.web import start_site
+from probe.web.app import start_site
 from probe.yamlsource import SourceMap
 
 CYCLE = 12

@@ -12,7 +12,7 @@ from checks import build, validate_config
 from checks.base import Resources, Result
 from probe.clock import SystemClock
 from probe.scheduler import run_attempt
-from probe.web import start_site
+from probe.web.app import start_site
 from tests.conftest import free_port
 
 

@@ -12,11 +12,11 @@ import bcrypt
 import pytest
 from aiohttp import web
 
-from probe import webconfig
 from probe.cli import main
 from probe.config import parse_config
 from probe.daemon import Daemon
-from probe.webconfig import WebConfig, WebConfigError, load_web_config
+from probe.web import config as webconfig
+from probe.web.config import WebConfig, WebConfigError, load_web_config
 from tests.pki import CertificateAuthority, Issued
 from tests.test_daemon import config_text
 
