@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(check)
     check.add_argument("name", nargs="?", help="CHECK or SERVICE/CHECK")
 
-    validate = sub.add_parser("validate", help="validate a config file")
+    validate = sub.add_parser("validate", help="validate a config file (and a web config file)")
     _config_arg(validate)
+    validate.add_argument("--web.config.file", dest="web_config_file", type=Path,
+                          help="also check this web config (default: probe.web_config_file)")
 
     report = sub.add_parser("report", help="the month report")
     _config_arg(report)
@@ -72,12 +74,38 @@ def _log_setup(args: argparse.Namespace, default: str = "info") -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from probe.config import load_config  # noqa: PLC0415
+    """The checks `run` makes at start, with no listener: the config and the web config
+    (`--web.config.file`, else `probe.web_config_file`), every problem of both at once."""
+    from probe.config import Config, load_config  # noqa: PLC0415
+    from probe.web.config import WebConfig, load_web_config  # noqa: PLC0415
 
-    config = load_config(args.config)
+    problems: list[str] = []
+    config: Config | None = None
+    web: WebConfig | None = None
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        problems += exc.problems
+    web_file = args.web_config_file
+    if web_file is None and config is not None:
+        web_file = config.probe.web_config_file
+    if web_file is not None:
+        try:
+            web = load_web_config(web_file)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
     checks = sum(len(s.checks) + len(s.dependencies) for s in config.services)
     print(f"{args.config}: valid ({len(config.services)} services, {checks} checks, "
           f"{len(config.controls)} controls, {len(config.contracts)} contracts)")
+    if web is not None:
+        tls = web.tls
+        print(f"{web_file}: valid (TLS {'on, ' + tls.auth_type if tls else 'off'}, "
+              f"{len(web.users)} basic auth users)")
+        for notice in web.notices:
+            print(f"note: {notice}")
     return EXIT_OK
 
 

@@ -124,6 +124,8 @@ class Daemon:
             None if config.probe.web_config_file is None
             else load_web_config(config.probe.web_config_file)
         )
+        for notice in web_config.notices if web_config is not None else ():
+            log.info("web_config_notice", notice=notice)
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
