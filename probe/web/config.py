@@ -47,7 +47,8 @@ from probe.web.tls import (
 from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
-                     "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+                     "VerifyClientCertIfGiven", "RequireAndVerifyClientCert",
+                     "RequireClientCert")  # the last: Go's old name of RequireAnyClientCert
 # exporter-toolkit's headers and, where it restricts them, their values
 HEADERS: dict[str, tuple[str, ...]] = {
     "Strict-Transport-Security": (),
@@ -337,9 +338,9 @@ def _tls_problems(tls: TLSServerConfig, source: SourceMap) -> list[str]:
     if not (tls.key or tls.key_file):
         problem("key_file", "required when TLS is configured (or key, inline)")
     mode = tls.auth_type
-    if mode == "RequireAnyClientCert":
+    if mode in ("RequireAnyClientCert", "RequireClientCert"):
         problem("client_auth_type",
-                "RequireAnyClientCert (accept any unverified certificate) is not supported: "
+                f"{mode} (accept any unverified certificate) is not supported: "
                 "Python's ssl cannot ask for a certificate without verifying it; use "
                 "RequireAndVerifyClientCert with client_ca_file")
     if mode == "NoClientCert" and (tls.client_ca_file or tls.client_ca):
