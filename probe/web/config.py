@@ -25,8 +25,6 @@ from typing import Annotated, Any
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -34,6 +32,7 @@ from pydantic import (
     field_validator,
 )
 
+from probe.fields import StrictModel
 from probe.secrets import MissingEnvironmentError, expand_env
 from probe.web.guard import Middleware, build_middleware
 from probe.web.tls import (
@@ -116,11 +115,7 @@ TLSVersionName = Annotated[str, _one_of(("", *TLS_VERSIONS), "TLS version")]
 ClientAuthName = Annotated[str, _one_of(("", *CLIENT_AUTH_TYPES), "client_auth_type")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TLSServerConfig(_Strict):
+class TLSServerConfig(StrictModel):
     cert: str = ""
     key: str = Field(default="", repr=False)
     client_ca: str = ""
@@ -146,12 +141,12 @@ class TLSServerConfig(_Strict):
         return self.client_auth_type or "NoClientCert"
 
 
-class HTTPServerConfig(_Strict):
+class HTTPServerConfig(StrictModel):
     http2: StrictBool = True  # accepted; aiohttp serves HTTP/1.1 only
     headers: dict[str, str] = Field(default_factory=dict)  # a blank value: not sent
 
 
-class RateLimit(_Strict):
+class RateLimit(StrictModel):
     interval: float = 0.0  # seconds; 0 turns the limit off
     burst: StrictInt = Field(default=0, ge=0)
 
@@ -161,7 +156,7 @@ class RateLimit(_Strict):
         return _go_duration(value)
 
 
-class WebConfigFile(_Strict):
+class WebConfigFile(StrictModel):
     tls_server_config: TLSServerConfig = Field(default_factory=TLSServerConfig)
     http_server_config: HTTPServerConfig = Field(default_factory=HTTPServerConfig)
     basic_auth_users: dict[str, str] = Field(default_factory=dict)
