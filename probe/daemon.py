@@ -31,10 +31,10 @@ from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
-from probe.statuspage import add_status_routes
 from probe.store import Ledger, LedgerWorker
-from probe.web import build_app, start_site
-from probe.webconfig import load_web_config
+from probe.web.app import build_app, start_site
+from probe.web.config import load_web_config
+from probe.web.status.routes import add_status_routes
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -96,6 +96,8 @@ class Daemon:
             None if config.probe.web_config_file is None
             else load_web_config(config.probe.web_config_file)
         )
+        for notice in web_config.notices if web_config is not None else ():
+            log.info("web_config_notice", notice=notice)
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)

@@ -22,7 +22,7 @@ from probe.yamlsource import ConfigError
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "run": (run, "run the daemon"),
     "check": (check, "one attempt of each (or the named) check, now"),
-    "validate": (validate, "validate a config file"),
+    "validate": (validate, "validate a config file (and a web config file)"),
     "report": (report, "the month report"),
     "exclude": (exclude, "declare (or --revert) an exclusion in the ledger"),
     "evidence": (evidence, "write the evidence pack of a contract's month"),
