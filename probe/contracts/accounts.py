@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from probe.contracts.credits import Credit, credit_for
+from probe.contracts.composite import composite_rows, composite_totals
+from probe.contracts.credits import ContractCredit, Credit, credit_for, total_credit
 from probe.contracts.month import Month, first_window
 from probe.model import Reason, Verdict, WindowVerdict
 
@@ -55,6 +56,8 @@ class ObjectiveAccount:
     final: bool
     month_start: int
     month_end: int
+    credited: bool = True
+    components: tuple[str, ...] = ()
 
     @property
     def uptime_ratio(self) -> float:
@@ -133,7 +136,7 @@ def account_objective(
         uptime = Fraction(1) if denominator <= 0 else 1 - per * down / denominator
     target = Fraction(str(objective.target)) / 100
     judged = [a for a in terms.maintenance_plan.get(contract.name, ())
-              if a.entry.covers(objective.service)
+              if any(a.entry.covers(s) for s in objective.components)
               and start <= a.entry.start.timestamp() < end]
     return ObjectiveAccount(
         contract=contract.name, service=objective.service, month=str(month),
@@ -154,6 +157,7 @@ def account_objective(
         invalid_maintenance=sum(1 for a in judged if a.invalid),
         maintenance_warnings=sum(1 for a in judged if a.warnings),
         final=now >= end, month_start=start, month_end=end,
+        credited=objective.credited, components=tuple(objective.of),
     )
 
 
@@ -169,7 +173,8 @@ def month_accounts(
         start, end = month.bounds(contract.zone)
         totals = month_totals(source, contract, start, end, scope)
         for objective in contract.objectives:
-            mine = totals.get(objective.service, {})
+            mine = objective_totals(source, contract, objective, totals, start=start,
+                                    end=end, scope=scope)
             first = (first_incidents or {}).get((contract.name, objective.service))
             acc = account_objective(terms, contract, objective, month, mine, now=now,
                                     first_incident=first)
@@ -177,11 +182,38 @@ def month_accounts(
             if (first is None and acc.credit.status != "met" and policy is not None
                     and policy.claim_from == "first_incident"):
                 # Only a missed month needs the rows: when was the service first affected?
-                rows = source.windows(contract.name, start, end, scope, objective.service)
+                rows = (composite_rows(source, contract.name, objective, start=start,
+                                       end=end, scope=scope)
+                        if objective.of else
+                        source.windows(contract.name, start, end, scope, objective.service))
                 first = first_affected(rows, objective.method)
                 acc = account_objective(terms, contract, objective, month, mine, now=now,
                                     first_incident=first)
             out.append(acc)
+    return out
+
+
+def objective_totals(source: WindowSource, contract: ContractConfig, objective: Objective,
+                     totals: dict[str, Totals], *, start: int, end: int, scope: str) -> Totals:
+    """One objective's (verdict, reason) totals: its service's, or the whole's when it is an
+    objective over several services."""
+    if not objective.of:
+        return totals.get(objective.service, {})
+    rows = composite_rows(source, contract.name, objective, start=start, end=end,
+                          scope=scope)
+    return composite_totals(rows, objective, totals)
+
+
+def contract_credits(terms: ContractTerms, accounts: Sequence[ObjectiveAccount]
+                     ) -> list[ContractCredit]:
+    """Per contract with credit terms, the month's one credit from its credited objectives."""
+    out: list[ContractCredit] = []
+    for contract in terms.contracts:
+        mine = [a for a in accounts if a.contract == contract.name]
+        if contract.credits is None or not mine:
+            continue
+        out.append(total_credit(contract.name, contract.credits,
+                                [(a.service, a.credit) for a in mine if a.credited]))
     return out
 
 

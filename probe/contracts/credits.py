@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -61,10 +62,22 @@ class Tier(_Strict):
         return f"[{self.min:.{decimals}f}, {self.max:.{decimals}f})"
 
 
+class TotalRule(_Strict):
+    """How a contract's objectives add up to the month's one credit: the `sum` (or the
+    `max`) of the credited objectives' credits, then at most `cap` (Dfns §4 "Service Credits
+    for any month will not exceed seven percent (7%)"; SecurEnvoy "maximum service credit of
+    10 days in any single calendar month")."""
+
+    combine: Literal["sum", "max"] = "sum"
+    cap: Decimal | None = Field(default=None, gt=0)
+    clause: str = ""
+
+
 class CreditPolicy(_Strict):
     """What a missed target earns: `percent` of monthly fees or `days` of licence."""
 
     unit: Literal["percent", "days"]
+    total: TotalRule = Field(default_factory=TotalRule)
     rounding: Rounding = Field(default_factory=Rounding)
     tiers: list[Tier] = Field(min_length=1)
     cap: Decimal | None = Field(default=None, gt=0)
@@ -166,3 +179,44 @@ def credit_for(
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
                   rounded_uptime=rounded, claim_deadline=deadline, claim_by=last_day)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContractCredit:
+    """The month's one credit of a contract, beside the per-objective figures it sums."""
+
+    contract: str
+    unit: str
+    parts: tuple[tuple[str, Decimal], ...]
+    combined: Decimal
+    amount: Decimal
+    cap: Decimal | None
+    capped: bool
+    rule: str
+    clause: str
+
+    def describe(self) -> str:
+        short = "%" if self.unit == "percent" else " days"
+        parts = " + ".join(f"{name} {amount}{short}" for name, amount in self.parts) or "none"
+        capped = f", capped at {self.cap}{short}" if self.capped else ""
+        return f"{self.amount}{short} ({self.rule}: {parts} = {self.combined}{short}{capped})"
+
+
+def total_credit(contract: str, policy: CreditPolicy,
+                 credits: Sequence[tuple[str, Credit]]) -> ContractCredit:
+    """Combine the credits of the credited objectives under the policy's total rule."""
+    total = policy.total
+    parts = tuple((name, c.amount) for name, c in credits if c.status == "due")
+    amounts = [a for _, a in parts]
+    if total.combine == "max":
+        combined = max(amounts, default=Decimal(0))
+    else:
+        combined = sum(amounts, Decimal(0))
+    capped = total.cap is not None and combined > total.cap
+    amount = min(combined, total.cap) if total.cap is not None else combined
+    short = "%" if policy.unit == "percent" else " days"
+    rule = f"{total.combine} of the credited objectives"
+    if total.cap is not None:
+        rule += f", at most {total.cap}{short} a month"
+    return ContractCredit(contract, policy.unit, parts, combined, amount, total.cap, capped,
+                          rule, total.clause)

@@ -18,6 +18,8 @@ from probe.contracts.accounts import (
     first_affected,
     month_totals,
 )
+from probe.contracts.composite import composite_rows, composite_timeline, composite_totals
+from probe.contracts.credits import ContractCredit, total_credit
 from probe.contracts.exclusions import declared_exclusions
 from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
@@ -27,6 +29,7 @@ from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
     from probe.config import Config
+    from probe.contracts.model import Objective
     from probe.store import LedgerReader
 
 
@@ -101,6 +104,7 @@ class ContractReport:
     maintenance: list[Assessment]
     declared: list[DeclaredView]
     support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    credit_total: ContractCredit | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,10 +143,14 @@ def incidents(timeline: list[WindowVerdict]) -> list[Incident]:
     return out
 
 
-def _lazy_timeline(reader: LedgerReader, contract: str, service: str, *, start: int, end: int,
-                   ws: int, now: float, scope: str) -> Timeline:
+def _lazy_timeline(reader: LedgerReader, contract: str, objective: Objective, *, start: int,
+                   end: int, ws: int, now: float, scope: str) -> Timeline:
+    service = objective.service
+
     def load() -> list[WindowVerdict]:
-        rows = reader.windows(contract, start, end, scope, service)
+        rows = (composite_timeline(reader, contract, objective, start=start, end=end,
+                                   scope=scope)
+                if objective.of else reader.windows(contract, start, end, scope, service))
         return timeline(rows, contract=contract, service=service, start=start, end=end,
                         ws=ws, now=now)[0]
     return Timeline(load)
@@ -201,18 +209,26 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             by_service[v.service].append(v)
         objectives: list[ObjectiveReport] = []
         for objective in contract.objectives:
-            mine = by_service.get(objective.service, [])
+            if objective.of:
+                mine = composite_rows(reader, contract.name, objective, start=start,
+                                      end=end, scope=scope)
+                own = composite_totals(mine, objective, totals)
+            else:
+                mine = by_service.get(objective.service, [])
+                own = totals.get(objective.service, {})
             downs, pending_from = timeline(
                 [v for v in mine if v.verdict == Verdict.DOWN], contract=contract.name,
                 service=objective.service, start=start, end=end, ws=ws, now=now, fill=False)
-            acc = account_objective(config, contract, objective, month,
-                                    totals.get(objective.service, {}), now=now,
+            acc = account_objective(config, contract, objective, month, own, now=now,
                                     first_incident=first_affected(mine, objective.method))
             objectives.append(ObjectiveReport(
-                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective.service,
+                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective,
                                                       start=start, end=end, ws=ws, now=now,
                                                       scope=scope),
                 pending_from))
+        credit_total = None if contract.credits is None or not objectives else total_credit(
+            contract.name, contract.credits,
+            [(o.account.service, o.account.credit) for o in objectives if o.account.credited])
         in_month = [a for a in judged.get(contract.name, ())
                     if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
         views = [DeclaredView(d, _declared_minutes(rows, d)) for d in declared
@@ -224,6 +240,7 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             objectives=objectives, maintenance=in_month, declared=views,
             support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
                                if contract.support is not None else []),
+            credit_total=credit_total,
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -249,6 +266,7 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
         "requests": acc.requests, "failed_requests": acc.failed_requests,
         "budget_remaining_minutes": _num(round(acc.budget_remaining_minutes, 4)),
         "invalid_maintenance": acc.invalid_maintenance,
+        "of": list(acc.components), "credited": acc.credited,
         "credit": {
             "status": c.status, "unit": c.unit, "amount": _num(float(c.amount)),
             "tier": c.tier, "capped": c.capped,
@@ -259,6 +277,15 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
             "claim_by": c.claim_by, "description": c.describe(),
         },
     }
+
+
+def credit_total_json(t: ContractCredit) -> dict[str, Any]:
+    return {"unit": t.unit, "amount": _num(float(t.amount)),
+            "combined": _num(float(t.combined)),
+            "cap": None if t.cap is None else _num(float(t.cap)), "capped": t.capped,
+            "rule": t.rule, "clause": t.clause,
+            "objectives": {name: _num(float(a)) for name, a in t.parts},
+            "description": t.describe()}
 
 
 def assessment_json(a: Assessment) -> dict[str, Any]:
@@ -310,5 +337,6 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
+            "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
         } for c in report.contracts],
     }

@@ -12,6 +12,7 @@ from probe.model import Verdict, WindowVerdict
 from probe.report.data import ContractReport, MonthReport, ObjectiveReport
 from probe.report.text import (
     credit_text,
+    credit_total_line,
     declared_line,
     excluded_text,
     maintenance_line,
@@ -136,6 +137,9 @@ def _contract(c: ContractReport) -> str:
     if not c.objectives:
         parts.append("<p>No availability objective (support-only contract).</p>")
     parts += [_objective(o, c) for o in c.objectives]
+    total = credit_total_line(c)
+    if total is not None:
+        parts.append(f"<h3>Contract credit</h3><p><strong>{escape(total)}</strong></p>")
     if c.maintenance:
         items = []
         for m in c.maintenance:

@@ -22,6 +22,8 @@ def excluded_text(acc: ObjectiveAccount) -> str:
 def credit_text(acc: ObjectiveAccount) -> str:
     c = acc.credit
     text = c.describe()
+    if not acc.credited:
+        text = f"reported only, not credited (the contract credits its overall figure): {text}"
     if not acc.final and c.status != "met":
         text = f"so far (month not ended): {text}"
     if c.claim_by is not None and c.status in ("due", "missed_no_tier"):
@@ -83,6 +85,16 @@ def support_incident_lines(c: ContractReport) -> list[str]:
     return lines
 
 
+def credit_total_line(c: ContractReport) -> str | None:
+    """The month's one credit of the contract, with its rule and clause (issue 15, item 2)."""
+    t = c.credit_total
+    if t is None:
+        return None
+    clause = f" [{t.clause}]" if t.clause else ""
+    prefix = "" if c.final else "so far (month not ended): "
+    return f"contract credit total: {prefix}{t.describe()}{clause}"
+
+
 def status(c: ContractReport) -> str:
     return "final" if c.final else "PROVISIONAL (month not ended)"
 
@@ -98,7 +110,8 @@ def render_text(report: MonthReport) -> str:
             out.append("no availability objective (support-only contract)")
         for o in c.objectives:
             a = o.account
-            out += [f"  {a.service} [{a.method}]: {uptime_text(a)}",
+            of = f" (over {', '.join(a.components)})" if a.components else ""
+            out += [f"  {a.service}{of} [{a.method}]: {uptime_text(a)}",
                     f"    minutes in month {minutes(a.minutes_in_month)}; down "
                     f"{minutes(a.down_minutes)}; excluded {excluded_text(a)}; no_data "
                     f"{minutes(a.no_data_minutes)}; pending {minutes(a.pending_minutes)}",
@@ -108,6 +121,9 @@ def render_text(report: MonthReport) -> str:
             for i in o.incidents:
                 out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
                            f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+        total = credit_total_line(c)
+        if total is not None:
+            out.append(f"  {total}")
         for m in c.maintenance:
             out.append(f"  maintenance {maintenance_line(m)}")
             out += [f"    ! {line}" for line in violation_lines(m)]
@@ -142,6 +158,9 @@ def render_markdown(report: MonthReport) -> str:
                     a.service, f"{a.target:g} %", uptime_text(a), minutes(a.down_minutes),
                     excluded_text(a), minutes(a.no_data_minutes), a.credit.describe(),
                     claim or "-")) + " |")
+            total = credit_total_line(c)
+            if total is not None:
+                out += ["", f"**{_cell(total)}**"]
         incidents = [(o.account.service, i) for o in c.objectives for i in o.incidents]
         if incidents:
             out += ["", "### Incidents", "", "| service | start | end | minutes | failure "
