@@ -16,11 +16,13 @@ from probe.contracts.accounts import (
     ObjectiveAccount,
     account_objective,
     first_affected,
+    interval_outages,
     month_totals,
 )
 from probe.contracts.composite import composite_rows, composite_timeline, composite_totals
 from probe.contracts.credits import ContractCredit, total_credit
 from probe.contracts.exclusions import declared_exclusions
+from probe.contracts.intervals import Outage
 from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
@@ -81,6 +83,8 @@ class ObjectiveReport:
     incidents: list[Incident]
     timeline: Sequence[WindowVerdict]
     pending_from: int
+    outages: list[Outage] | None = None
+    """Under the `intervals` measurement: the month's outages as counted."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -219,13 +223,18 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             downs, pending_from = timeline(
                 [v for v in mine if v.verdict == Verdict.DOWN], contract=contract.name,
                 service=objective.service, start=start, end=end, ws=ws, now=now, fill=False)
-            acc = account_objective(config, contract, objective, month, own, now=now,
-                                    first_incident=first_affected(mine, objective.method))
+            found = interval_outages(reader, contract, objective, start=start, end=end,
+                                     now=now, scope=scope)
+            acc = account_objective(
+                config, contract, objective, month, own, now=now,
+                first_incident=first_affected(mine, objective.method),
+                interval_minutes=None if found is None else
+                sum(o.counted_minutes for o in found))
             objectives.append(ObjectiveReport(
                 acc, incidents(downs), _lazy_timeline(reader, contract.name, objective,
                                                       start=start, end=end, ws=ws, now=now,
                                                       scope=scope),
-                pending_from))
+                pending_from, found))
         credit_total = None if contract.credits is None or not objectives else total_credit(
             contract.name, contract.credits,
             [(o.account.service, o.account.credit) for o in objectives if o.account.credited])
@@ -320,6 +329,25 @@ def incident_json(i: Incident) -> dict[str, Any]:
             "attempts": i.attempts}
 
 
+def outage_json(o: Outage) -> dict[str, Any]:
+    """One outage: observed (first failure, next success) and the bounds the sampling
+    leaves (it began after the last success before it, ended after its last failure)."""
+    return {"start": _iso(o.start), "end": _iso(o.end),
+            "earliest_start": _iso(o.earliest_start), "latest_start": _iso(o.start),
+            "earliest_end": _iso(o.earliest_end), "latest_end": _iso(o.end),
+            "excluded_seconds": _num(o.excluded_seconds),
+            "counted_minutes": _num(o.counted_minutes)}
+
+
+def _iso(t: float | None) -> str | None:
+    """Like `utc_iso`, with the milliseconds an attempt's start has."""
+    if t is None:
+        return None
+    whole = utc_iso(int(t))
+    frac = round(t - int(t), 3)
+    return whole if not frac else whole[:-1] + f"{frac:.3f}"[1:] + "Z"
+
+
 def report_json(report: MonthReport) -> dict[str, Any]:
     """The machine-readable truth: every fact the human formats show."""
     return {
@@ -333,6 +361,8 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "no_data_policy": c.no_data_policy,
             "objectives": [account_json(o.account)
                            | {"incidents": [incident_json(i) for i in o.incidents]}
+                           | ({} if o.outages is None else
+                              {"outages": [outage_json(x) for x in o.outages]})
                            for o in c.objectives],
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],

@@ -17,6 +17,7 @@ from probe.report.text import (
     excluded_text,
     maintenance_line,
     minutes,
+    outage_lines,
     status,
     support_incident_lines,
     uptime_text,
@@ -122,7 +123,10 @@ def _objective(o: ObjectiveReport, c: ContractReport) -> str:
         f"<tr><td>{utc_iso(i.start)}</td><td>{utc_iso(i.end)}</td><td>{minutes(i.minutes)}"
         f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td></tr>" for i in o.incidents
     ) or '<tr><td colspan="4">no incidents</td></tr>'
-    return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}"
+    outages = "".join(f"<li>{escape(line)}</li>" for line in outage_lines(o))
+    if outages:
+        outages = f"<h4>Outages (intervals measurement)</h4><ul>{outages}</ul>"
+    return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}{outages}"
             f"<h4>Incidents ({len(o.incidents)})</h4><table><tr><th>start (UTC)</th>"
             f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th></tr>{incidents}"
             "</table>")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from probe.contracts.accounts import ObjectiveAccount
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import utc_iso
-from probe.report.data import ContractReport, DeclaredView, MonthReport
+from probe.report.data import (
+    ContractReport,
+    DeclaredView,
+    MonthReport,
+    ObjectiveReport,
+    outage_json,
+)
 
 
 def minutes(x: float) -> str:
@@ -95,6 +101,19 @@ def credit_total_line(c: ContractReport) -> str | None:
     return f"contract credit total: {prefix}{t.describe()}{clause}"
 
 
+def outage_lines(o: ObjectiveReport) -> list[str]:
+    """Outages under the `intervals` measurement: observed, bounds, counted minutes."""
+    lines: list[str] = []
+    for x in o.outages or ():
+        j = outage_json(x)
+        lines.append(
+            f"outage {j['start']} .. {j['end'] or 'ongoing'} counts {minutes(x.counted_minutes)}"
+            f" min (began between {j['earliest_start'] or 'unknown'} and {j['latest_start']},"
+            f" ended between {j['earliest_end']} and {j['latest_end'] or 'not yet'}"
+            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")")
+    return lines
+
+
 def status(c: ContractReport) -> str:
     return "final" if c.final else "PROVISIONAL (month not ended)"
 
@@ -121,6 +140,7 @@ def render_text(report: MonthReport) -> str:
             for i in o.incidents:
                 out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
                            f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+            out += [f"    {line}" for line in outage_lines(o)]
         total = credit_total_line(c)
         if total is not None:
             out.append(f"  {total}")
@@ -170,6 +190,10 @@ def render_markdown(report: MonthReport) -> str:
         if c.support_incidents:
             out += ["", "### Incidents under the support terms", ""]
             out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
+        outages = [(o.account.service, line) for o in c.objectives for line in outage_lines(o)]
+        if outages:
+            out += ["", "### Outages (intervals measurement)", ""]
+            out += [f"- {s}: {_cell(line)}" for s, line in outages]
         if c.maintenance:
             out += ["", "### Maintenance", ""]
             for m in c.maintenance:
