@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from probe import __version__
-from probe.cli import check, demo, exclude, report, run, validate
+from probe.cli import check, demo, exclude, export, report, run, validate
 from probe.cli.common import EXIT_FAILED
 from probe.yamlsource import ConfigError
 
@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "report": (report, "the month report"),
     "exclude": (exclude, "declare (or --revert) an exclusion in the ledger"),
     "demo": (demo, "a simulated vendor with scripted outages, and the daemon"),
+    "export": (export, "the objectives as OpenSLO v1 SLO documents"),
 }
 
 
