@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from probe.durations import Duration
 
+_NUM = r"\d+(\.\d+)?"
+_PRINTED = rf"^$|^\s*(<\s*{_NUM}|{_NUM}\s*-\s*{_NUM})\s*%?\s*$"
 _MODES = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
@@ -46,6 +48,17 @@ class Tier(_Strict):
     max: Decimal = Field(gt=0, le=100)
     amount: Decimal = Field(gt=0)
     clause: str = ""
+    printed: str = Field(default="", pattern=_PRINTED)
+    """The row as printed (`98.00 - 99.00`, `<96.00`): read literally, a closed range of the
+    exact uptime (or below a bound). The report shows the credit under that reading beside
+    the configured one (issue 15, item 7)."""
+
+    def holds_literally(self, exact: Fraction) -> bool:
+        text = self.printed.replace("%", "").replace(" ", "")
+        if text.startswith("<"):
+            return exact < Fraction(text[1:])
+        low, _, high = text.partition("-")
+        return Fraction(low) <= exact <= Fraction(high)
 
     @model_validator(mode="after")
     def _ordered(self) -> Tier:
@@ -220,3 +233,18 @@ def total_credit(contract: str, policy: CreditPolicy,
         rule += f", at most {total.cap}{short} a month"
     return ContractCredit(contract, policy.unit, parts, combined, amount, total.cap, capped,
                           rule, total.clause)
+
+
+def literal_credit(policy: CreditPolicy, uptime: Fraction, target: Fraction) -> str | None:
+    """The credit when the printed rows are read literally on the exact uptime; None when
+    the policy prints no rows."""
+    if not any(t.printed for t in policy.tiers):
+        return None
+    if uptime >= target:
+        return "target met, no credit due"
+    exact = uptime * 100
+    for tier in policy.tiers:
+        if tier.printed and tier.holds_literally(exact):
+            unit = "%" if policy.unit == "percent" else " days"
+            return f"{tier.amount}{unit} (row {tier.printed.strip()})"
+    return f"target missed, no row holds {float(exact):.4f} % exactly: no credit"

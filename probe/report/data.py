@@ -26,7 +26,9 @@ from probe.contracts.intervals import Outage
 from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
+from probe.contracts.readings import Reading
 from probe.model import Verdict, WindowVerdict
+from probe.report.readings import contract_readings
 from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ class ContractReport:
     declared: list[DeclaredView]
     support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     credit_total: ContractCredit | None = None
+    readings: list[Reading] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,14 +245,18 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
                     if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
         views = [DeclaredView(d, _declared_minutes(rows, d)) for d in declared
                  if d.contract == contract.name and d.start < end and d.end > start]
+        support = (incidents_json(contract, reader, start, end, now, scope=scope)
+                   if contract.support is not None else [])
+        readings = contract_readings(
+            config, contract, reader, accounts=[o.account for o in objectives],
+            maintenance=in_month, incidents=support, start=start, end=end, now=now,
+            scope=scope)
         contracts.append(ContractReport(
             name=contract.name, description=contract.description, timezone=contract.timezone,
             denominator=contract.denominator, no_data_policy=contract.no_data,
             window_seconds=ws, month_start=start, month_end=end, final=now >= end,
             objectives=objectives, maintenance=in_month, declared=views,
-            support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
-                               if contract.support is not None else []),
-            credit_total=credit_total,
+            support_incidents=support, credit_total=credit_total, readings=readings,
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -368,5 +375,6 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
             "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
+            "readings": [r.to_json() for r in c.readings],
         } for c in report.contracts],
     }

@@ -157,6 +157,12 @@ def _contract(c: ContractReport) -> str:
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")
+    rows = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in (
+        r.topic, r.subject, r.clause, r.taken, r.figure_taken, r.other, r.figure_other))
+        + "</tr>" for r in c.readings) or '<tr><td colspan="7">none</td></tr>'
+    parts.append("<h3>Readings</h3><table><tr><th>topic</th><th>subject</th><th>clause</th>"
+                 "<th>reading taken</th><th>figure</th><th>other reading</th><th>figure</th>"
+                 f"</tr>{rows}</table>")
     return "<section>" + "".join(parts) + "</section>"
 
 

@@ -114,6 +114,13 @@ def outage_lines(o: ObjectiveReport) -> list[str]:
     return lines
 
 
+def reading_lines(c: ContractReport) -> list[str]:
+    """Readings: the interpretation taken, its clause, and the figure under the other."""
+    return [f"{r.topic} ({r.subject}) [{r.clause or 'no clause'}]: taken: {r.taken} -> "
+            f"{r.figure_taken}; other reading: {r.other} -> {r.figure_other}"
+            for r in c.readings]
+
+
 def status(c: ContractReport) -> str:
     return "final" if c.final else "PROVISIONAL (month not ended)"
 
@@ -150,6 +157,8 @@ def render_text(report: MonthReport) -> str:
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
         out += [f"  {line}" for line in support_incident_lines(c)]
+        out.append("  readings:" if c.readings else "  readings: none")
+        out += [f"    {line}" for line in reading_lines(c)]
     return "\n".join(out) + "\n"
 
 
@@ -202,4 +211,13 @@ def render_markdown(report: MonthReport) -> str:
         if c.declared:
             out += ["", "### Declared exclusions", ""]
             out += [f"- {_cell(declared_line(d))}" for d in c.declared]
+        out += ["", "### Readings", ""]
+        if not c.readings:
+            out.append("None: no ambiguous clause applies this month.")
+        else:
+            out += ["| topic | subject | clause | reading taken | figure | other reading "
+                    "| figure |", "|---|---|---|---|---|---|---|"]
+            out += ["| " + " | ".join(_cell(x) for x in (
+                r.topic, r.subject, r.clause, r.taken, r.figure_taken, r.other,
+                r.figure_other)) + " |" for r in c.readings]
     return "\n".join(out) + "\n"

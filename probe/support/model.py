@@ -75,6 +75,23 @@ class TimeLimit(StrictModel):
     unit: TimeUnit
     calendar: str | None = None
     best_effort: bool = False
+    other_reading: str | None = None
+    """Where the text is ambiguous, the limit under the reading not taken (`2 hours` beside
+    `2 business hours`); the report shows the deadline under both (issue 15, item 7)."""
+    clause: str = ""
+
+    @field_validator("other_reading")
+    @classmethod
+    def _other(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_time_limit(value)
+        return value
+
+    def other(self) -> TimeLimit | None:
+        if self.other_reading is None:
+            return None
+        return TimeLimit.model_validate(
+            {**parse_time_limit(self.other_reading), "calendar": self.calendar})
 
     @model_validator(mode="before")
     @classmethod

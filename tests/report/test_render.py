@@ -235,10 +235,13 @@ class TestHtml:
 
 class TestCsv:
     def test_one_row_per_ended_window(self, rendered: dict[str, str]) -> None:
-        rows = list(csv.reader(io.StringIO(rendered["csv"])))
+        windows, _, readings = rendered["csv"].partition("\n\n")
+        rows = list(csv.reader(io.StringIO(windows)))
         assert rows[0] == ["window_start", "contract", "service", "verdict", "reason",
                            "attempts", "failures", "failure_classes"]
-        assert len(rows) == 1 + 4 * 44640  # three services and the Cloud Service (issue 15, item 3)
+        # Three services and the Cloud Service (issue 15, item 3); then the readings.
+        assert len(rows) == 1 + 4 * 44640
+        assert readings.startswith("reading_contract,topic,subject,clause,taken,")
         assert ["2026-10-20T05:00:00Z", "dfns", "dfns-api", "down", "", "6", "6",
                 "connect;timeout"] in rows
         assert ["2026-10-06T05:00:00Z", "dfns", "dfns-signature", "excluded", "maintenance",
