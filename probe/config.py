@@ -192,11 +192,23 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
         covered: set[str] = set()
         for j, objective in enumerate(contract.objectives):
             loc: Loc = ("contracts", i, "objectives", j, "service")
-            if objective.service not in seen:
+            if objective.of and objective.service in seen:
+                problems.append(source.problem(
+                    loc, f"{objective.service!r} is a service; name the whole differently"))
+            for k, part in enumerate(objective.of):
+                if part not in seen:
+                    problems.append(source.problem(
+                        ("contracts", i, "objectives", j, "of", k),
+                        f"unknown service {part!r}"))
+            if not objective.of and objective.service not in seen:
                 problems.append(source.problem(loc, f"unknown service {objective.service!r}"))
             if objective.service in covered:
                 problems.append(source.problem(loc, f"{objective.service!r} listed twice"))
             covered.add(objective.service)
+        for j, name in enumerate(contract.watch):
+            if name not in seen:
+                problems.append(source.problem(("contracts", i, "watch", j),
+                                               f"unknown service {name!r}"))
     problems += _check_windows(config, source)
     if config.quorum is not None:
         problems += [source.problem(("quorum", *loc), message)
