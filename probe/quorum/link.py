@@ -11,8 +11,14 @@ outbox rows back in line, and a deciding daemon publishes a signed sync request
 (`sla-probe/v1/sync/<vantage>`, "resend from window X on") after each connect; every daemon
 that receives one puts its outbox rows from X on back in line. Each daemon subscribes before
 it publishes anything, so whichever reconnects first, the other's rows reach it. Received
-messages are verified, then stored in batches (one transaction each); rejected ones are
-logged and counted by reason.
+messages are verified one by one, then stored in batches (one transaction each); rejected
+ones are logged and counted by reason. A message that breaks anything (parser, a field, the
+store) is one counted `malformed` rejection: it never takes its neighbours down with it,
+since a publisher that could make a decider drop genuine votes could erase outages.
+
+Two processes with one vantage name (a copied config) would each speak for the vantage; every
+process signs a random instance id into what it publishes, so a process that receives a live
+message signed for its own vantage by another instance stops publishing and says so.
 """
 
 from __future__ import annotations
@@ -27,13 +33,19 @@ from typing import TYPE_CHECKING
 import structlog
 
 from probe.quorum import store
-from probe.quorum.codec import SYNC, VERDICTS, RejectedError, SyncRequest, Vote, decode, encode
+from probe.quorum.codec import (
+    SYNC,
+    VERDICTS,
+    PeerKey,
+    RejectedError,
+    SyncRequest,
+    Vote,
+    decode,
+    encode,
+)
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from probe.clock import Clock
     from probe.pipeline import LedgerWorker
@@ -50,6 +62,8 @@ PUBLISH_BATCH = 100
 RECEIVE_BATCH = 500
 PRUNE_EVERY = 3600.0
 LOG_BURST = 20
+SYNC_FRESH = 120.0  # a sync request older (or newer) than this is a replay or a broken clock
+SYNC_INTERVAL = 5.0  # per requester: one accepted request per interval unless it asks more
 
 
 class MissingMqttError(RuntimeError):
@@ -76,10 +90,11 @@ class MqttLink:
         worker: LedgerWorker,
         clock: Clock,
         key: Ed25519PrivateKey,
-        keys: dict[str, Ed25519PublicKey],
+        keys: dict[str, tuple[PeerKey, ...]],
         check_vote: Callable[[Vote], tuple[str, str] | None],
         on_votes: Callable[[Sequence[Vote]], None],
         resync_from: Callable[[float | None], Awaitable[int]],
+        instance: str = "",
     ) -> None:
         if aiomqtt is None:
             raise MissingMqttError("quorum needs the mqtt extra: pip install 'sla-probe[mqtt]'")
@@ -102,6 +117,10 @@ class MqttLink:
         self._pruned_at = 0.0
         self._logged: dict[tuple[str, int], int] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        self.instance = instance
+        self.started_at = clock.wall()
+        self.duplicate: str | None = None  # the other instance publishing as this vantage
+        self._syncs: dict[str, tuple[float, float, int]] = {}  # by: (sent_at, accepted, since)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -144,12 +163,18 @@ class MqttLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
+    @property
+    def client_id(self) -> str:
+        """Unique per process: twins must not knock each other off the broker unnoticed."""
+        return f"sla-probe-{self.vantage}-{self.instance[:12]}" if self.instance \
+            else f"sla-probe-{self.vantage}"
+
     async def _session(self) -> None:
         broker = self.quorum.broker
         password = None if broker.password is None else broker.password.get_secret_value()
         async with aiomqtt.Client(
             broker.host, broker.broker_port, username=broker.username, password=password,
-            identifier=broker.client_id or f"sla-probe-{self.vantage}", clean_session=True,
+            identifier=broker.client_id or self.client_id, clean_session=True,
             keepalive=broker.keepalive, timeout=broker.timeout,
             tls_context=broker.ssl_context(),
         ) as client:
@@ -158,6 +183,8 @@ class MqttLink:
             self.connects += 1
             log.info("mqtt_connected", broker=broker.address, connects=self.connects)
             await client.subscribe(f"{SYNC}/+", qos=1)
+            # every role hears its own name: that is how a twin is noticed
+            await client.subscribe(f"{VERDICTS}/+/+/{self.vantage}", qos=1)
             since = await self._resync_from(self._lost_at)
             if self._lost_at is not None:
                 # what the broker acknowledged just before it went away may never have been
@@ -166,8 +193,10 @@ class MqttLink:
                                         lambda c: store.requeue_since(c, since))
             if self.quorum.decides:
                 await client.subscribe(f"{VERDICTS}/#", qos=1)
-                request = SyncRequest(self.vantage, since, self._clock.wall())
-                await client.publish(request.topic, encode(request.payload(), self._key), qos=1)
+                if self.duplicate is None:
+                    request = SyncRequest(self.vantage, since, self._clock.wall(), self.instance)
+                    await client.publish(request.topic, encode(request.payload(), self._key),
+                                         qos=1)
             self.subscribed = True
             try:
                 async with asyncio.TaskGroup() as group:
@@ -185,6 +214,9 @@ class MqttLink:
         ledger = self._worker.ledger
         while True:
             self.wake.clear()
+            if self.duplicate is not None:  # refuse to speak for a vantage two processes claim
+                await self.wake.wait()
+                continue
             rows = await self._worker.call(ledger.read,
                                            lambda c: store.pending(c, PUBLISH_BATCH))
             if not rows:
@@ -243,24 +275,63 @@ class MqttLink:
         rejected: list[str] = []
         for topic, data in batch:
             try:
-                message = decode(topic, data, self._keys)
-            except RejectedError as exc:
-                problem: tuple[str, str] | None = (exc.reason, exc.detail)
-            else:
-                problem = self._check_vote(message) if isinstance(message, Vote) else None
+                problem, message = self._check(topic, data)
+            except Exception as exc:  # anything a message breaks is that message's fault
+                problem, message = ("malformed", f"unreadable ({type(exc).__name__})"), None
             if problem is not None:
-                rejected.append(problem[0])
-                if self._may_log(problem[0]):
-                    log.warning("quorum_message_rejected", reason=problem[0],
-                                detail=problem[1], topic=topic[:200])
-                continue
-            if message.vantage == self.vantage:
-                continue  # our own message, back from the broker
-            if isinstance(message, Vote):
+                self._reject(rejected, problem, topic)
+            elif isinstance(message, Vote):
                 votes.append(message)
-            else:
+            elif isinstance(message, SyncRequest):
                 syncs.append(message)
         return votes, syncs, rejected
+
+    def _reject(self, rejected: list[str], problem: tuple[str, str], topic: str) -> None:
+        rejected.append(problem[0])
+        if self._may_log(problem[0]):
+            log.warning("quorum_message_rejected", reason=problem[0],
+                        detail=problem[1], topic=topic[:200])
+
+    def _check(self, topic: str, data: bytes
+               ) -> tuple[tuple[str, str] | None, Vote | SyncRequest | None]:
+        """(problem, None) to reject; (None, None) to ignore; (None, message) to accept."""
+        try:
+            message = decode(topic, data, self._keys)
+        except RejectedError as exc:
+            return (exc.reason, exc.detail), None
+        if message.vantage == self.vantage:
+            self._own(message)
+            return None, None  # our own message, back from the broker
+        if isinstance(message, Vote):
+            return self._check_vote(message), message
+        return self._check_sync(message), message
+
+    def _own(self, message: Vote | SyncRequest) -> None:
+        """A live message signed for this vantage by another process: a twin."""
+        live = (message.decided_at if isinstance(message, Vote) else message.sent_at) \
+            >= self.started_at
+        if not live or not message.instance or not self.instance \
+                or message.instance == self.instance or self.duplicate is not None:
+            return
+        self.duplicate = message.instance
+        log.error("quorum_duplicate_vantage", vantage=self.vantage, ours=self.instance,
+                  other=message.instance,
+                  why="another process publishes as this vantage with its key; this one "
+                      "stops publishing until it is restarted")
+
+    def _check_sync(self, s: SyncRequest) -> tuple[str, str] | None:
+        """Fresh, not seen before, and not more often than SYNC_INTERVAL unless it asks more."""
+        now = self._clock.wall()
+        if abs(now - s.sent_at) > SYNC_FRESH:
+            return "stale_sync", f"{s.vantage!r} sent it {now - s.sent_at:.0f} s ago"
+        last_sent, accepted, since = self._syncs.get(s.vantage, (float("-inf"), 0.0, 0))
+        if s.sent_at <= last_sent:
+            return "replayed_sync", f"{s.vantage!r} sent a newer request already"
+        if now - accepted < SYNC_INTERVAL and s.since >= since:
+            self._syncs[s.vantage] = (s.sent_at, accepted, since)
+            return "sync_rate_limited", f"{s.vantage!r} asked less than {SYNC_INTERVAL:.0f} s ago"
+        self._syncs[s.vantage] = (s.sent_at, now, s.since)
+        return None
 
     def _may_log(self, reason: str) -> bool:
         """At most LOG_BURST rejection lines per reason and minute; the metric counts all."""
@@ -277,6 +348,34 @@ class MqttLink:
 
     async def _store(self, batch: Sequence[tuple[str, bytes]]) -> None:
         votes, syncs, rejected = self._verify(batch)
+        try:
+            changed, requeued = await self._write(votes, syncs, rejected)
+        except Exception:  # one bad row must not drop the batch: again, message by message
+            log.exception("quorum_store_batch_failed", messages=len(batch))
+            changed, requeued = [], 0
+            bad: list[str] = []
+            items: list[Vote | SyncRequest] = [*votes, *syncs]
+            for item in items:
+                try:
+                    got, n = await (self._write([item], [], []) if isinstance(item, Vote)
+                                    else self._write([], [item], []))
+                except Exception:
+                    self._reject(bad, ("malformed", "could not be stored"), item.topic)
+                    continue
+                changed += got
+                requeued += n
+            await self._write([], [], [*rejected, *bad])
+        for s in syncs:
+            if self._may_log("resync_requested"):
+                log.info("quorum_resync_requested", by=s.vantage, since=s.since,
+                         requeued=requeued)
+        if requeued:
+            self.wake.set()
+        if changed:
+            self._on_votes(changed)
+
+    async def _write(self, votes: Sequence[Vote], syncs: Sequence[SyncRequest],
+                     rejected: Sequence[str]) -> tuple[list[Vote], int]:
         now = self._clock.wall()
         horizon = int(now - self.quorum.resync_max)
 
@@ -286,10 +385,4 @@ class MqttLink:
             store.count_rejections(conn, rejected)
             return changed, requeued
 
-        changed, requeued = await self._worker.call(self._worker.ledger.write, write)
-        for s in syncs:
-            log.info("quorum_resync_requested", by=s.vantage, since=s.since, requeued=requeued)
-        if requeued:
-            self.wake.set()
-        if changed:
-            self._on_votes(changed)
+        return await self._worker.call(self._worker.ledger.write, write)
