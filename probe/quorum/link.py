@@ -120,7 +120,10 @@ class MqttLink:
         self.instance = instance
         self.started_at = clock.wall()
         self.duplicate: str | None = None  # the other instance publishing as this vantage
-        self._syncs: dict[str, tuple[float, float, int]] = {}  # by: (sent_at, accepted, since)
+        self._announced = False
+        self._seen: dict[tuple[str, str], float] = {}  # (requester, instance): newest sent_at
+        self._served: dict[str, float] = {}  # requester: when its last request was served
+        self._deferred: dict[str, int] = {}  # requester: oldest `since` asked while limited
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -215,6 +218,8 @@ class MqttLink:
         while True:
             self.wake.clear()
             if self.duplicate is not None:  # refuse to speak for a vantage two processes claim
+                if not self._announced:
+                    await self._announce(client)
                 await self.wake.wait()
                 continue
             rows = await self._worker.call(ledger.read,
@@ -228,6 +233,15 @@ class MqttLink:
             ids = [row[0] for row in rows]
             await self._worker.call(ledger.write, store.mark_sent_fn(ids, self._clock.wall()))
             self.published += len(ids)
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """One live signed message after a twin was noticed, so the twin notices too (a
+        silent process could not be told apart from one that stopped): a sync request for
+        the current moment, which asks the peers to resend next to nothing."""
+        self._announced = True
+        now = self._clock.wall()
+        request = SyncRequest(self.vantage, int(now), now, self.instance)
+        await client.publish(request.topic, encode(request.payload(), self._key), qos=1)
 
     async def _prune(self) -> None:
         """Drop sent rows older than `outbox_retention`, at most once per PRUNE_EVERY."""
@@ -251,7 +265,11 @@ class MqttLink:
 
     async def _store_loop(self) -> None:
         while True:
-            first = await self._inbox.get()
+            try:
+                first = await asyncio.wait_for(self._inbox.get(), self._deferred_wait())
+            except TimeoutError:  # a rate-limited sync request is due
+                await self._store([])
+                continue
             batch = [first]
             while len(batch) < RECEIVE_BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
@@ -298,6 +316,8 @@ class MqttLink:
         try:
             message = decode(topic, data, self._keys)
         except RejectedError as exc:
+            if exc.reason == "bad_signature" and self._own_topic(topic):
+                return None, None  # our own rows signed with a key we rotated away from
             return (exc.reason, exc.detail), None
         if message.vantage == self.vantage:
             self._own(message)
@@ -305,6 +325,10 @@ class MqttLink:
         if isinstance(message, Vote):
             return self._check_vote(message), message
         return self._check_sync(message), message
+
+    def _own_topic(self, topic: str) -> bool:
+        parts = topic.split("/")
+        return parts[-1] == self.vantage and topic.startswith((VERDICTS + "/", SYNC + "/"))
 
     def _own(self, message: Vote | SyncRequest) -> None:
         """A live message signed for this vantage by another process: a twin."""
@@ -314,24 +338,45 @@ class MqttLink:
                 or message.instance == self.instance or self.duplicate is not None:
             return
         self.duplicate = message.instance
+        self.wake.set()  # the send loop stops, and tells the twin once
         log.error("quorum_duplicate_vantage", vantage=self.vantage, ours=self.instance,
                   other=message.instance,
                   why="another process publishes as this vantage with its key; this one "
                       "stops publishing until it is restarted")
 
     def _check_sync(self, s: SyncRequest) -> tuple[str, str] | None:
-        """Fresh, not seen before, and not more often than SYNC_INTERVAL unless it asks more."""
+        """Fresh, not seen before, and served at most once per SYNC_INTERVAL per requester.
+
+        A request inside the interval is dropped and counted, but what it asked for is kept
+        (the oldest `since`) and served when the interval ends: a peer that reconnects twice
+        in a row still gets what it missed, and a flood costs one resend per interval.
+        """
         now = self._clock.wall()
         if abs(now - s.sent_at) > SYNC_FRESH:
             return "stale_sync", f"{s.vantage!r} sent it {now - s.sent_at:.0f} s ago"
-        last_sent, accepted, since = self._syncs.get(s.vantage, (float("-inf"), 0.0, 0))
-        if s.sent_at <= last_sent:
+        if s.sent_at <= self._seen.get((s.vantage, s.instance), float("-inf")):
             return "replayed_sync", f"{s.vantage!r} sent a newer request already"
-        if now - accepted < SYNC_INTERVAL and s.since >= since:
-            self._syncs[s.vantage] = (s.sent_at, accepted, since)
-            return "sync_rate_limited", f"{s.vantage!r} asked less than {SYNC_INTERVAL:.0f} s ago"
-        self._syncs[s.vantage] = (s.sent_at, now, s.since)
+        self._seen[(s.vantage, s.instance)] = s.sent_at
+        if now - self._served.get(s.vantage, float("-inf")) < SYNC_INTERVAL:
+            self._deferred[s.vantage] = min(self._deferred.get(s.vantage, s.since), s.since)
+            return "sync_rate_limited", (f"{s.vantage!r} asked less than "
+                                         f"{SYNC_INTERVAL:.0f} s ago; served later")
+        self._served[s.vantage] = now
         return None
+
+    def _due_deferred(self) -> list[SyncRequest]:
+        now = self._clock.wall()
+        due = [v for v in self._deferred if now - self._served.get(v, 0.0) >= SYNC_INTERVAL]
+        for v in due:
+            self._served[v] = now
+        return [SyncRequest(v, self._deferred.pop(v), now) for v in due]
+
+    def _deferred_wait(self) -> float | None:
+        if not self._deferred:
+            return None
+        now = self._clock.wall()
+        return max(0.05, min(self._served.get(v, 0.0) + SYNC_INTERVAL - now
+                             for v in self._deferred))
 
     def _may_log(self, reason: str) -> bool:
         """At most LOG_BURST rejection lines per reason and minute; the metric counts all."""
@@ -348,6 +393,9 @@ class MqttLink:
 
     async def _store(self, batch: Sequence[tuple[str, bytes]]) -> None:
         votes, syncs, rejected = self._verify(batch)
+        syncs += self._due_deferred()
+        if not (votes or syncs or rejected):
+            return
         try:
             changed, requeued = await self._write(votes, syncs, rejected)
         except Exception:  # one bad row must not drop the batch: again, message by message
