@@ -316,8 +316,6 @@ class MqttLink:
         try:
             message = decode(topic, data, self._keys)
         except RejectedError as exc:
-            if exc.reason == "bad_signature" and self._own_topic(topic):
-                return None, None  # our own rows signed with a key we rotated away from
             return (exc.reason, exc.detail), None
         if message.vantage == self.vantage:
             self._own(message)
@@ -325,10 +323,6 @@ class MqttLink:
         if isinstance(message, Vote):
             return self._check_vote(message), message
         return self._check_sync(message), message
-
-    def _own_topic(self, topic: str) -> bool:
-        parts = topic.split("/")
-        return parts[-1] == self.vantage and topic.startswith((VERDICTS + "/", SYNC + "/"))
 
     def _own(self, message: Vote | SyncRequest) -> None:
         """A live message signed for this vantage by another process: a twin."""
