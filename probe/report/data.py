@@ -22,6 +22,12 @@ from probe.contracts.exclusions import declared_exclusions
 from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
+from probe.feeds.plan import (
+    reconciliation,
+    reconciliation_json,
+    stored_versions,
+    with_vendor_maintenance,
+)
 from probe.model import Verdict, WindowVerdict
 from probe.support.report import incidents_json
 
@@ -101,6 +107,7 @@ class ContractReport:
     maintenance: list[Assessment]
     declared: list[DeclaredView]
     support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    vendor: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 18
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -185,6 +192,8 @@ def _declared_minutes(rows: list[WindowVerdict], d: Declared) -> dict[str, float
 def build(config: Config, reader: LedgerReader, month: Month, now: float,
           scope: str = "local") -> MonthReport:
     contracts: list[ContractReport] = []
+    config = with_vendor_maintenance(config, reader)  # vendor feeds' maintenance joins
+    versions = stored_versions(config, reader)
     judged = config.maintenance_plan
     declared = declared_exclusions(config, reader)
     for contract in config.contracts:
@@ -224,6 +233,9 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             objectives=objectives, maintenance=in_month, declared=views,
             support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
                                if contract.support is not None else []),
+            vendor=reconciliation_json(reconciliation(
+                config, reader, versions, contract.name, start=start, end=end, now=now,
+                scope=scope)),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -310,5 +322,6 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
+            "vendor_reconciliation": c.vendor,
         } for c in report.contracts],
     }

@@ -21,6 +21,7 @@ from probe.report.text import (
     uptime_text,
     violation_lines,
 )
+from probe.report.vendor import vendor_lines
 
 COLOURS = {
     "up": "#2e9e44", "down": "#d62728", "no_data": "#9e9e9e", "pending": "#eeeeee",
@@ -149,6 +150,10 @@ def _contract(c: ContractReport) -> str:
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")
+    if c.vendor:
+        items = [f"<li>{escape(line)}</li>" for line in vendor_lines(c.vendor)]
+        parts.append(f"<h3>The vendor's word against our measurement</h3>"
+                     f"<ul>{''.join(items)}</ul>")
     return "<section>" + "".join(parts) + "</section>"
 
 

@@ -6,6 +6,7 @@ from probe.contracts.accounts import ObjectiveAccount
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import utc_iso
 from probe.report.data import ContractReport, DeclaredView, MonthReport
+from probe.report.vendor import vendor_lines
 
 
 def minutes(x: float) -> str:
@@ -114,6 +115,7 @@ def render_text(report: MonthReport) -> str:
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
         out += [f"  {line}" for line in support_incident_lines(c)]
+        out += [f"  vendor: {line}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"
 
 
@@ -159,4 +161,7 @@ def render_markdown(report: MonthReport) -> str:
         if c.declared:
             out += ["", "### Declared exclusions", ""]
             out += [f"- {_cell(declared_line(d))}" for d in c.declared]
+        if c.vendor:
+            out += ["", "### The vendor's word against our measurement", ""]
+            out += [f"- {_cell(line)}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"

@@ -23,6 +23,7 @@ from probe.config import Config
 from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.model import ContractConfig
 from probe.contracts.month import Month, utc_iso
+from probe.feeds.plan import reconciliation, reconciliation_json, stored_versions
 from probe.model import Verdict
 from probe.report.data import account_json
 from probe.store import LedgerReader
@@ -211,6 +212,10 @@ def _contract_status(config: Config, contract: ContractConfig, reader: LedgerRea
             "open": [dump(i) for i in open_incidents],
             "recent": [dump(i) for i in recent],
         },
+        # the vendor's own status page against our measurement, this month (issue 18)
+        "vendor": reconciliation_json(reconciliation(
+            config, reader, stored_versions(config, reader), contract.name, start=start,
+            end=end, now=now, scope=scope)),
     }
 
 
