@@ -322,6 +322,7 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
-            "vendor_reconciliation": c.vendor,
+            # only for contracts with a vendor feed: other reports keep their shape
+            **({"vendor_reconciliation": c.vendor} if c.vendor else {}),
         } for c in report.contracts],
     }
