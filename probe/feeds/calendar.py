@@ -95,6 +95,11 @@ def ical(body: bytes, now: float, component_property: str = "CATEGORIES") -> lis
     return out
 
 
+def _own(entry: Any, key: str) -> Any:
+    """The entry's own `key`, without feedparser's deprecated updated→published fallback."""
+    return dict.get(entry, key)
+
+
 def rss(body: bytes) -> list[Announcement]:
     parsed = feedparser.parse(body)
     if parsed.get("bozo") and not parsed.get("entries"):
@@ -106,8 +111,8 @@ def rss(body: bytes) -> list[Announcement]:
         key = entry.get("id") or entry.get("link") or entry.get("title")
         if not key:
             raise FeedFormatError("RSS/Atom: an entry with no id, link or title")
-        published = entry.get("published_parsed") or entry.get("updated_parsed")
-        updated = entry.get("updated_parsed")
+        updated = _own(entry, "updated_parsed")
+        published = _own(entry, "published_parsed") or updated
         out.append(Announcement(
             vendor_id=str(key), kind="notice", title=str(entry.get("title", "")),
             created_at=None if published is None else float(_cal.timegm(published)),
