@@ -24,7 +24,7 @@ def read(name: str) -> bytes:
 
 def test_statuspage_incidents_and_maintenance() -> None:
     got = {a.vendor_id: a for a in formats.statuspage(
-        read("statuspage/incidents.json"), read("statuspage/scheduled-maintenances.json"))}
+        read("sp/api/v2/incidents.json"), read("sp/api/v2/scheduled-maintenances.json"))}
     short = got["incshort0001"]
     assert (short.kind, short.impact, short.start, short.end) == (
         "incident", "major", t("2026-02-20 10:00"), t("2026-02-20 10:12"))
@@ -35,7 +35,7 @@ def test_statuspage_incidents_and_maintenance() -> None:
     m = got["mnt8weeks001"]
     assert (m.kind, m.start, m.end, m.created_at) == (
         "maintenance", t("2026-04-27 22:00"), t("2026-04-28 02:00"), t("2026-03-01 23:58"))
-    components = formats.statuspage_components(read("statuspage/components.json"))
+    components = formats.statuspage_components(read("sp/api/v2/components.json"))
     assert components["cmpsign00001"] == "Signing API"
 
 
