@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from checks.base import CheckConfig
 from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
@@ -14,6 +15,7 @@ from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, DeclaredExclusion
 from probe.durations import Duration
 from probe.evidence.config import EvidenceConfig
+from probe.feeds.config import AlertmanagerConfig, VendorFeedConfig
 from probe.fields import NAME_PATTERN, Name, StrictModel
 from probe.model import CONTROL_SERVICE
 from probe.quorum.config import QuorumConfig
@@ -66,6 +68,22 @@ class Config(StrictModel):
     exclusions: list[DeclaredExclusion] = Field(default_factory=list)
     quorum: QuorumConfig | None = None
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    vendor_feeds: list[VendorFeedConfig] = Field(default_factory=list)
+    alertmanager: AlertmanagerConfig | None = None
+    # Maintenance imported from vendor feeds (probe.feeds.plan), judged with `maintenance`.
+    _imported: tuple[MaintenanceEntry, ...] = PrivateAttr(default=())
+
+    def with_imported(self, entries: Sequence[MaintenanceEntry]) -> Config:
+        """This config with `entries` (imported from vendor feeds) in its maintenance plan,
+        replacing any imported before; the file's own `maintenance:` is unchanged."""
+        copy = self.model_copy()
+        copy.__dict__.pop("maintenance_plan", None)  # model_copy keeps the cached plan
+        copy._imported = tuple(entries)
+        return copy
+
+    @property
+    def imported_maintenance(self) -> tuple[MaintenanceEntry, ...]:
+        return self._imported
 
     def contract(self, name: str) -> ContractConfig:
         for contract in self.contracts:
@@ -83,7 +101,8 @@ class Config(StrictModel):
     def maintenance_plan(self) -> dict[str, list[Assessment]]:
         """Per contract, its maintenance entries judged against its rules (once per load)."""
         return {
-            c.name: assess([m for m in self.maintenance if m.contract == c.name],
+            c.name: assess([m for m in (*self.maintenance, *self._imported)
+                            if m.contract == c.name],
                            c.maintenance_rules, c.zone, c.window_seconds)
             for c in self.contracts
         }
@@ -210,6 +229,7 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
                 problems.append(source.problem(("contracts", i, "watch", j),
                                                f"unknown service {name!r}"))
     problems += _check_windows(config, source)
+    problems += _check_feeds(config, source)
     if config.quorum is not None:
         problems += [source.problem(("quorum", *loc), message)
                      for loc, message in config.quorum.problems(config.probe.vantage)]
@@ -236,6 +256,28 @@ def _check_windows(config: Config, source: SourceMap) -> list[str]:
                 problems.append(source.problem((key, i, "reference"),
                                                f"duplicate reference {item.reference!r}"))
             refs.add((item.contract, item.reference))
+    return problems
+
+
+def _check_feeds(config: Config, source: SourceMap) -> list[str]:
+    """Each vendor feed names a contract, maps to its services, and has its own name."""
+    problems: list[str] = []
+    known = {c.name: set(c.services()) for c in config.contracts}
+    names: set[str] = set()
+    for i, feed in enumerate(config.vendor_feeds):
+        if feed.name in names:
+            problems.append(source.problem(("vendor_feeds", i, "name"),
+                                           f"duplicate feed {feed.name!r}"))
+        names.add(feed.name)
+        if feed.contract not in known:
+            problems.append(source.problem(("vendor_feeds", i, "contract"),
+                                           f"unknown contract {feed.contract!r}"))
+            continue
+        for component, services in feed.components.items():
+            problems.extend(
+                source.problem(("vendor_feeds", i, "components", component),
+                               f"{s!r} is not an objective of contract {feed.contract!r}")
+                for s in services if s not in known[feed.contract])
     return problems
 
 

@@ -24,8 +24,10 @@ from probe.clock import Clock, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
 from probe.evidence.service import EvidenceService
+from probe.feeds.poller import FeedPoller, imported
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
+from probe.metrics.vendor import vendor_metric_families
 from probe.model import Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
@@ -77,6 +79,7 @@ class Daemon:
         self._draining = False
         self.quorum: QuorumNode | None = None
         self.evidence: EvidenceService | None = None
+        self.feeds: FeedPoller | None = None
         self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -101,6 +104,11 @@ class Daemon:
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
+        # Maintenance the vendor feeds announced joins the plan (issue 18, probe/feeds).
+        config = self.config = await imported(config, self._worker)
+        self.feeds = FeedPoller(lambda: self.config, self._worker, self.clock,
+                                on_change=self._vendor_changed)
+        self._metric_extras += [self.feeds.metric_families, vendor_metric_families]
         self._jobs = build_jobs(config, self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
         self.decider = Decider(config, self._worker, self.writer, self.clock,
@@ -174,6 +182,8 @@ class Daemon:
                 group.create_task(self._prune_loop(), name="pruner")
                 if self.evidence is not None:
                     group.create_task(self.evidence.run(self.stop_event), name="evidence")
+                if self.feeds is not None:
+                    group.create_task(self.feeds.run(self.stop_event), name="vendor-feeds")
                 if self.quorum is not None:
                     group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
                     if self.quorum.decider is not None:
@@ -277,6 +287,8 @@ class Daemon:
             log.warning("reload_partial", why="quorum and vantage change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
+        assert self._worker is not None
+        new = await imported(new, self._worker)
         self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
@@ -295,6 +307,16 @@ class Daemon:
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
+
+    async def _vendor_changed(self) -> None:
+        """A feed announced, moved or cancelled maintenance: re-judge the plan and revise
+        the windows it touches (as for a reload; an unchanged window stays as it is)."""
+        assert self._worker is not None
+        assert self.decider is not None
+        self.config = self.decider.config = await imported(self.config, self._worker)
+        if self.quorum is not None:
+            self.quorum.set_config(self.config)
+        await self._revise_exclusions()
 
     def _exclusions(self, config: Config, verdicts: list[WindowVerdict]) -> list[WindowVerdict]:
         """Maintenance and declared exclusions (config and ledger) over fresh verdicts."""

@@ -27,6 +27,12 @@ from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
 from probe.contracts.readings import Reading
+from probe.feeds.plan import (
+    reconciliation,
+    reconciliation_json,
+    stored_versions,
+    with_vendor_maintenance,
+)
 from probe.model import Verdict, WindowVerdict
 from probe.report.readings import contract_readings
 from probe.support.report import incidents_json
@@ -112,6 +118,7 @@ class ContractReport:
     support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     credit_total: ContractCredit | None = None
     readings: list[Reading] = dataclasses.field(default_factory=list)
+    vendor: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 18
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -200,6 +207,8 @@ def _declared_minutes(rows: list[WindowVerdict], d: Declared) -> dict[str, float
 def build(config: Config, reader: LedgerReader, month: Month, now: float,
           scope: str = "local") -> MonthReport:
     contracts: list[ContractReport] = []
+    config = with_vendor_maintenance(config, reader)  # vendor feeds' maintenance joins
+    versions = stored_versions(config, reader)
     judged = config.maintenance_plan
     declared = declared_exclusions(config, reader)
     for contract in config.contracts:
@@ -257,6 +266,9 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             window_seconds=ws, month_start=start, month_end=end, final=now >= end,
             objectives=objectives, maintenance=in_month, declared=views,
             support_incidents=support, credit_total=credit_total, readings=readings,
+            vendor=reconciliation_json(reconciliation(
+                config, reader, versions, contract.name, start=start, end=end, now=now,
+                scope=scope)),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -376,5 +388,7 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "support_incidents": c.support_incidents,
             "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
             "readings": [r.to_json() for r in c.readings],
+            # only for contracts with a vendor feed: other reports keep their shape
+            **({"vendor_reconciliation": c.vendor} if c.vendor else {}),
         } for c in report.contracts],
     }

@@ -23,6 +23,7 @@ from probe.report.text import (
     uptime_text,
     violation_lines,
 )
+from probe.report.vendor import vendor_lines
 
 COLOURS = {
     "up": "#2e9e44", "down": "#d62728", "no_data": "#9e9e9e", "pending": "#eeeeee",
@@ -163,6 +164,10 @@ def _contract(c: ContractReport) -> str:
     parts.append("<h3>Readings</h3><table><tr><th>topic</th><th>subject</th><th>clause</th>"
                  "<th>reading taken</th><th>figure</th><th>other reading</th><th>figure</th>"
                  f"</tr>{rows}</table>")
+    if c.vendor:
+        items = [f"<li>{escape(line)}</li>" for line in vendor_lines(c.vendor)]
+        parts.append(f"<h3>The vendor's word against our measurement</h3>"
+                     f"<ul>{''.join(items)}</ul>")
     return "<section>" + "".join(parts) + "</section>"
 
 

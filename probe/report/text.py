@@ -12,6 +12,7 @@ from probe.report.data import (
     ObjectiveReport,
     outage_json,
 )
+from probe.report.vendor import vendor_lines
 
 
 def minutes(x: float) -> str:
@@ -159,6 +160,7 @@ def render_text(report: MonthReport) -> str:
         out += [f"  {line}" for line in support_incident_lines(c)]
         out.append("  readings:" if c.readings else "  readings: none")
         out += [f"    {line}" for line in reading_lines(c)]
+        out += [f"  vendor: {line}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"
 
 
@@ -220,4 +222,7 @@ def render_markdown(report: MonthReport) -> str:
             out += ["| " + " | ".join(_cell(x) for x in (
                 r.topic, r.subject, r.clause, r.taken, r.figure_taken, r.other,
                 r.figure_other)) + " |" for r in c.readings]
+        if c.vendor:
+            out += ["", "### The vendor's word against our measurement", ""]
+            out += [f"- {_cell(line)}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"

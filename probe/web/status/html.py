@@ -128,6 +128,27 @@ def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
     )
 
 
+def _vendor_table(rows: list[dict[str, Any]]) -> str:
+    """The vendor's word against ours: declared per impact, measured, and the mismatches."""
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        declared = ", ".join(f"{k} {v}" for k, v in r["declared_minutes"].items()) or NONE
+        unseen = sum(1 for d in r["declared"] if not d["seen"])
+        body.append(
+            f'<tr data-service="{html.escape(r["service"])}">'
+            f"<th>{html.escape(r['service'])}</th>{_td('declared_minutes', declared)}"
+            f"{_td('measured_down_minutes', str(r['measured_down_minutes']), 'num')}"
+            f"{_td('undeclared', str(len(r['undeclared'])), 'num')}"
+            f"{_td('unseen', str(unseen), 'num')}</tr>")
+    return ("<h3>The vendor's status page against our measurement (this month)</h3>"
+            '<table class="vendor"><thead><tr><th>Service</th><th>Vendor declared (min, '
+            "by impact)</th><th>We measured down (min)</th><th>Ours, undeclared</th>"
+            f"<th>Theirs, unseen by us</th></tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table>")
+
+
 def render_status_page(status: dict[str, Any]) -> str:
     """One self-contained HTML document for `build_status`'s result."""
     sections = []
@@ -148,6 +169,7 @@ def render_status_page(status: dict[str, Any]) -> str:
             f"{_services_table(c)}{strips}"
             f"{_incident_table(c['incidents']['open'], 'Open incidents')}"
             f"{_incident_table(c['incidents']['recent'], 'Recent incidents')}"
+            f"{_vendor_table(c.get('vendor', []))}"
             "</section>"
         )
     body = "".join(sections) or '<p class="muted">No contracts configured.</p>'
