@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from checks.base import CheckConfig
 from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
@@ -22,6 +22,36 @@ from probe.quorum.config import QuorumConfig
 from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
 
 
+class Shard(StrictModel):
+    """This process's part of the contracts: those whose stable hash modulo `count` is
+    `index` (probe/shard.py). `{index: 0, count: 1}`, the default, is every contract.
+    Also written `"i/N"`, as `sla-probe run --shard i/N` takes it."""
+
+    index: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _slash(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_shard(value)
+        return value
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Shard:
+        if self.index >= self.count:
+            raise ValueError(f"index {self.index} must be below count {self.count}")
+        return self
+
+
+def parse_shard(text: str) -> dict[str, int]:
+    """`"i/N"` as `{index: i, count: N}`; a ValueError that says the form otherwise."""
+    index, sep, count = text.strip().partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"shard must be INDEX/COUNT, e.g. 0/3, not {text!r}")
+    return {"index": int(index), "count": int(count)}
+
+
 class ProbeSection(StrictModel):
     vantage: str = Field(default="local", pattern=NAME_PATTERN)
     state_dir: Path = Path("./state")
@@ -34,6 +64,7 @@ class ProbeSection(StrictModel):
     attempt_retention: Duration = 35 * 86400.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     web_config_file: Path | None = None
+    shard: Shard = Field(default_factory=Shard)
 
     @field_validator("listen")
     @classmethod

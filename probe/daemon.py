@@ -33,6 +33,7 @@ from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
+from probe.shard import shard_config
 from probe.store import Ledger, LedgerWorker
 from probe.web.app import build_app, start_site
 from probe.web.config import load_web_config
@@ -159,7 +160,8 @@ class Daemon:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
                  checks=len(self._jobs), contracts=len(config.contracts),
-                 state_dir=str(probe.state_dir))
+                 state_dir=str(probe.state_dir),
+                 shard=f"{probe.shard.index}/{probe.shard.count}")
         # Everything built so far (config, checks, jobs) lives as long as the daemon: move it
         # out of the cyclic collector's sight, so that full collections, which attempts'
         # garbage triggers, do not walk ten thousand checks' objects each time (schedule
@@ -272,6 +274,8 @@ class Daemon:
                 return False
             try:
                 new = await asyncio.to_thread(load_config, self.config_path)
+                # The shard chosen at start (`--shard` or probe.shard) holds until restart.
+                new = shard_config(new, self.config.probe.shard)
             except ConfigError as exc:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
                 return False

@@ -7,14 +7,21 @@ import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe.cli.common import config_arg, log_setup
+
+if TYPE_CHECKING:
+    from probe.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_arg(parser)
     parser.add_argument("--web.config.file", dest="web_config_file", type=Path,
                         help="TLS and basic auth for the listener (exporter-toolkit format)")
+    parser.add_argument("--shard", metavar="INDEX/COUNT", default=None,
+                        help="run only the contracts that hash into shard INDEX of COUNT "
+                             "(overrides probe.shard; see docs/deployment.md)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -27,10 +34,25 @@ def main(args: argparse.Namespace) -> int:
             update={"probe": config.probe.model_copy(
                 update={"web_config_file": args.web_config_file})}
         )
+    config = _sharded(config, getattr(args, "shard", None))
     log_setup(args, config.probe.log_level)
     daemon = Daemon(config, config_path=args.config)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(daemon.serve())
+
+
+def _sharded(config: Config, flag: str | None) -> Config:
+    """The config cut to its shard: `--shard i/N` wins over `probe.shard`."""
+    from probe.config import Shard  # noqa: PLC0415
+    from probe.shard import shard_config  # noqa: PLC0415
+
+    if flag is None:
+        return shard_config(config)
+    try:
+        shard = Shard.model_validate(flag)
+    except ValueError as exc:
+        raise SystemExit(f"sla-probe run: --shard: {exc}") from None
+    return shard_config(config, shard)
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
