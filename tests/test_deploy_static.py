@@ -320,6 +320,19 @@ class TestKubernetesBase:
         assert config.probe.vantage == "sla-probe-0"
         assert config.probe.port == 9464
 
+    def test_shard_comes_from_the_statefulset_ordinal(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        statefulset = self.manifest("statefulset.yaml")["spec"]
+        env = {e["name"]: e for e in statefulset["template"]["spec"]["containers"][0]["env"]}
+        assert env["SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == \
+            "metadata.labels['apps.kubernetes.io/pod-index']"
+        assert int(env["SHARD_COUNT"]["value"]) == statefulset["replicas"]
+        monkeypatch.setenv("SHARD_INDEX", "2")
+        monkeypatch.setenv("SHARD_COUNT", "3")
+        config = load_config(K8S / "config.yml")
+        assert (config.probe.shard.index, config.probe.shard.count) == (2, 3)
+
     def test_scrape_job_is_named_as_the_alerts_expect(self) -> None:
         assert self.manifest("service.yaml")["metadata"]["name"] == "sla-probe"
         monitor = self.manifest("servicemonitor.yaml")
