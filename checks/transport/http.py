@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, model_validator
 from checks import base
 from checks.auth import AuthConfig, RequestAuth, merge_headers
 from checks.base import CheckConfig, CheckFailure
+from checks.transport import pool
 from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
 from probe.secrets import Secret, redact
 
@@ -135,7 +136,9 @@ class Exchange:
 
 
 class HttpClient:
-    """The HTTP client of one check: its own session, TLS context and optional `auth`.
+    """The HTTP client of one check: its TLS context, optional `auth`, and a session that
+    is shared with every other fresh-connection client of the same TLS context
+    (checks/transport/pool.py) or, with `fresh_connection=False`, its own.
 
     Shared by every HTTP-based check (`http`, `signing`, the EVM JSON-RPC checks) so they
     classify transport failures, cap bodies and record evidence the same way.
@@ -157,17 +160,23 @@ class HttpClient:
         self._auth = RequestAuth(auth) if auth is not None else None
         self._session: aiohttp.ClientSession | None = None
 
+    def _connector(self, context: ssl.SSLContext | None) -> aiohttp.BaseConnector:
+        return EvidenceConnector(
+            force_close=self._fresh,
+            use_dns_cache=not self._fresh,
+            limit=0,
+            ssl=context if context is not None else True,
+        )
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = EvidenceConnector(
-                force_close=self._fresh,
-                use_dns_cache=not self._fresh,
-                limit=0,
-                ssl=self._ssl if self._ssl is not None else True,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False
-            )
+            if self._fresh:  # stateless: shared by every client with this TLS context
+                self._session = pool.acquire(self._ssl, self._connector)
+            else:
+                self._session = aiohttp.ClientSession(
+                    connector=self._connector(self._ssl), auto_decompress=True,
+                    trust_env=False,
+                )
         return self._session
 
     async def exchange(
@@ -219,10 +228,12 @@ class HttpClient:
         return Exchange(status, data, self._clock.monotonic() - start, evidence)
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        session, self._session = self._session, None
+        if session is not None and self._fresh:
+            await pool.release(session)
+        elif session is not None and not session.closed:
+            await session.close()
             await asyncio.sleep(0)
-        self._session = None
 
 
 def encode_json(document: Any) -> bytes:
