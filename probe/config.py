@@ -140,6 +140,12 @@ class Config(StrictModel):
 
     def max_timeout(self) -> float:
         """The longest an attempt (with its confirmation retry) may take."""
+        return self._max_timeout
+
+    @cached_property
+    def _max_timeout(self) -> float:
+        # Once per load: the decider asks at every window, and a walk over ten thousand
+        # checks there made per-window work grow with the checks instead of the attempts.
         checks = [c for s in self.services for c in (*s.checks, *s.dependencies)]
         checks += self.controls
         return max((c.timeout * (2 if c.confirm_retry else 1) for c in checks), default=0.0)

@@ -66,7 +66,8 @@ def shard_config(config: Config, shard: Shard | None = None) -> Config:
 def _with_shard(config: Config, shard: Shard, update: dict[str, object]) -> Config:
     probe = config.probe.model_copy(update={"shard": shard})
     copy = config.model_copy(update={**update, "probe": probe})
-    copy.__dict__.pop("maintenance_plan", None)  # model_copy keeps the cached plan
+    for cached in ("maintenance_plan", "_max_timeout"):  # model_copy keeps cached values
+        copy.__dict__.pop(cached, None)
     return copy
 
 
