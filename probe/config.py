@@ -65,6 +65,16 @@ class ProbeSection(StrictModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     web_config_file: Path | None = None
     shard: Shard = Field(default_factory=Shard)
+    # Checks in N worker processes (probe/workers/); 1 runs them in this process, `auto`
+    # one worker per CPU this process may use.
+    workers: Literal["auto"] | int = Field(default=1)
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not 1 <= value <= 256:
+            raise ValueError("must be auto or a number from 1 to 256")
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -38,6 +38,7 @@ from probe.store import Ledger, LedgerWorker
 from probe.web.app import build_app, start_site
 from probe.web.config import load_web_config
 from probe.web.status.routes import add_status_routes
+from probe.workers import WorkerPool, main_part, worker_count
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -81,6 +82,7 @@ class Daemon:
         self.quorum: QuorumNode | None = None
         self.evidence: EvidenceService | None = None
         self.feeds: FeedPoller | None = None
+        self.workers: WorkerPool | None = None
         self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -110,8 +112,14 @@ class Daemon:
         self.feeds = FeedPoller(lambda: self.config, self._worker, self.clock,
                                 on_change=self._vendor_changed)
         self._metric_extras += [self.feeds.metric_families, vendor_metric_families]
-        self._jobs = build_jobs(config, self._resources)
+        # With workers (probe/workers/), this process probes only the controls.
+        workers = worker_count(config)
+        self._jobs = build_jobs(config if workers == 1 else main_part(config),
+                                self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
+        if workers > 1:
+            self.workers = WorkerPool(config, workers, self.writer.put,
+                                      config.probe.log_level)
         self.decider = Decider(config, self._worker, self.writer, self.clock,
                                adjust=self._exclusions, inflight_oldest=self._oldest_inflight)
         for listener in self._listeners:
@@ -182,6 +190,8 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                if self.workers is not None:
+                    group.create_task(self.workers.run(self.stop_event), name="workers")
                 if self.evidence is not None:
                     group.create_task(self.evidence.run(self.stop_event), name="evidence")
                 if self.feeds is not None:
@@ -238,7 +248,12 @@ class Daemon:
 
     def _oldest_inflight(self) -> float | None:
         """Before the scheduler exists nothing is under way (startup catch-up)."""
-        return None if self.scheduler is None else self.scheduler.oldest_inflight()
+        if self.scheduler is None:
+            return None
+        oldest = [t for t in (self.scheduler.oldest_inflight(),
+                              None if self.workers is None else self.workers.oldest_inflight())
+                  if t is not None]
+        return min(oldest) if oldest else None
 
     def ready(self) -> tuple[bool, str]:
         if self._draining:

@@ -7,6 +7,9 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 
+# The failure class of an attempt a worker process did not live to finish (probe/workers/):
+# never up, and never held against the vendor (probe/verdicts.py leaves it out of the rule).
+LOST = "lost"
 CONTROL_SERVICE = "_controls"  # the pseudo-service under which control attempts are kept
 # Upper bounds (seconds) of the attempt-latency histogram: the ledger counts attempts per
 # bucket and the metrics collector exports them as `sla_probe_attempt_duration_seconds`.

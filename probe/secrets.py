@@ -37,6 +37,11 @@ class SecretRegistry:
                 self._values.add(value)
                 self._pattern = None
 
+    def values(self) -> list[str]:
+        """Every known secret, to hand to a worker process (probe/workers/)."""
+        with self._lock:
+            return sorted(self._values)
+
     def redact(self, text: str) -> str:
         pattern = self._pattern
         if pattern is None:

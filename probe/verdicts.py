@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from probe.contracts.rules import DownRule
-from probe.model import Attempt, Reason, Verdict, WindowVerdict
+from probe.model import LOST, Attempt, Reason, Verdict, WindowVerdict
 
 
 def window_start(t: float, window_seconds: int) -> int:
@@ -47,12 +47,15 @@ def decide(
         attempts=len(service_attempts), failures=len(failures), failure_classes=classes,
         decided_at=decided_at,
     )
-    if not service_attempts:
+    # Attempts lost with a worker process show in the counts and classes, but measured
+    # nothing: the rule judges the others, and a window of only lost ones is no_data.
+    measured = [a for a in service_attempts if a.failure_class != LOST]
+    if not measured:
         return base
     if _all_failed(control_attempts):
         return replace(base, verdict=Verdict.EXCLUDED, reason=Reason.VANTAGE)
     per_check: dict[str, list[bool]] = defaultdict(list)
-    for a in service_attempts:
+    for a in measured:
         per_check[a.check].append(a.ok)
     down = any(rule.is_down(len(oks), oks.count(False)) for oks in per_check.values())
     if not down:
