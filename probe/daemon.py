@@ -147,6 +147,8 @@ class Daemon:
             self._jobs, self.clock, self.writer.put, max_concurrency=probe.max_concurrency,
             spread=probe.spread, jitter=probe.jitter,
         )
+        if self.workers is not None:
+            self.workers.on_lag = self.scheduler.lag.observe
         collector = LedgerCollector(
             lambda: self.config, reader, self.clock.wall, self.scheduler,
             [incident_metric_families, *self._metric_extras],
@@ -295,7 +297,8 @@ class Daemon:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
                 return False
         try:
-            jobs = build_jobs(new, self._resources)
+            jobs = build_jobs(new if self.workers is None else main_part(new),
+                              self._resources)
         except ValueError as exc:
             log.error("reload_rejected", problems=[str(exc)])  # noqa: TRY400
             return False
@@ -321,6 +324,8 @@ class Daemon:
         if self.evidence is not None:
             await self.evidence.reconfigure(new)
         self.scheduler.replace_jobs(jobs)
+        if self.workers is not None:
+            self.workers.reconfigure(new)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
         self._notifier.ready(f"probing {len(jobs)} checks")
         await asyncio.sleep(new.max_timeout() + 0.5)

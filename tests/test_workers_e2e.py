@@ -113,6 +113,9 @@ async def test_workers_probe_restart_and_record_lost_attempts(tmp_path: Path) ->
         await wait_for(lambda: len(worker_pids(daemon)) >= 3, 20, "a restarted worker",
                        daemon)
         await asyncio.sleep(4.5)  # the windows around the kill are decided
+        daemon.proc.send_signal(signal.SIGHUP)  # a reload restarts both on the new config
+        await wait_for(lambda: len(worker_pids(daemon)) >= 5, 30, "workers after reload",
+                       daemon)
         async with aiohttp.ClientSession() as session, \
                 session.get(f"{daemon.url}/metrics") as response:
             metrics = await response.text()
@@ -126,6 +129,7 @@ async def test_workers_probe_restart_and_record_lost_attempts(tmp_path: Path) ->
     assert 'service="_controls"' in metrics  # controls run in the main process
     log = daemon.log.read_text()
     assert "worker_died" in log
+    assert log.count('"worker_exited"') >= 2  # drained by the reload, not lost
     conn = sqlite3.connect(tmp_path / "state" / "ledger.sqlite3")
     try:
         services = {row[0] for row in conn.execute("SELECT DISTINCT service FROM attempts")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import threading
 import time
@@ -57,6 +58,8 @@ class WorkerPool:
         self._workers = [_Worker(i) for i in range(count)]
         self._stopping = False
         self.lost = 0
+        # The schedule lag of the workers' attempts, for the main process's histogram.
+        self.on_lag: Callable[[float], None] | None = None
 
     # -- what the daemon reads --------------------------------------------------------------
 
@@ -111,8 +114,11 @@ class WorkerPool:
     def _batch(self, worker: _Worker, message: tuple[list[Attempt], list[child.Running],
                                                       float]) -> None:
         attempts, running, horizon = message
+        on_lag = self.on_lag
         for attempt in attempts:
             self._sink(attempt)
+            if on_lag is not None:
+                on_lag(attempt.lag)
         worker.running = running
         worker.horizon = horizon
 
@@ -128,6 +134,14 @@ class WorkerPool:
             log.warning("attempts_lost", worker=worker.index, attempts=len(worker.running))
         worker.running = []
         worker.horizon = None
+
+    def reconfigure(self, config: Config) -> None:
+        """Restart every worker on `config` (a reload): SIGTERM drains each one, and its
+        watcher starts it again with the new config (the worker count holds until restart)."""
+        self.config = config
+        for worker in self._workers:
+            if worker.process is not None and worker.process.is_alive():
+                worker.process.terminate()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start every worker, restart the ones that die, stop them all when `stop` is set."""
@@ -152,7 +166,9 @@ class WorkerPool:
             process = worker.process
             await asyncio.to_thread(process.join, 5)
             code = process.exitcode
-            log.error("worker_died", worker=worker.index, pid=process.pid, code=code)
+            log.log(logging.INFO if code == 0 else logging.ERROR,
+                    "worker_exited" if code == 0 else "worker_died",
+                    worker=worker.index, pid=process.pid, code=code)
             self._record_lost(worker, code)
             await asyncio.sleep(RESTART_DELAY)
             if stop.is_set():
