@@ -1,4 +1,4 @@
-"""`python -m bench [all|accuracy|cost|resilience|month|heap] [--quick] [--out DIR]`."""
+"""`python -m bench [all|accuracy|cost|resilience|month|heap|scale] [--quick] [--out DIR]`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ from bench.common import machine
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["all", "accuracy", "cost", "resilience", "month", "heap"])
+                        choices=["all", "accuracy", "cost", "resilience", "month", "heap", "scale"])
     parser.add_argument("--quick", action="store_true",
                         help="the tiny mode of the smoke test (seconds, not minutes)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the JSON results go (default bench/results)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="scale: a source tree of the code to compare with "
+                             "(git archive BASE | tar -x -C DIR)")
+    parser.add_argument("--repeats", type=int, default=3, help="scale: cost repeats")
+    parser.add_argument("--parts", default="cost,scale,workers",
+                        help="scale: which parts, comma-separated")
     args = parser.parse_args(argv)
     info = machine()
     print(f"# sla-probe bench: {info['nproc']} CPUs ({info['cpu_model']}), "
@@ -40,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import heap  # noqa: PLC0415
 
         heap.run(args.quick, args.out)
+    if args.which == "scale":
+        from bench import scale  # noqa: PLC0415
+
+        scale.run(args.quick, args.out, before=args.before, repeats=args.repeats,
+                  parts=tuple(args.parts.split(",")))
     if args.which in ("all", "resilience"):
         from bench import resilience  # noqa: PLC0415
 
