@@ -79,5 +79,5 @@ def run(quick: bool = False, out: Path | None = None) -> dict[str, Any]:
           f"{result['per_check_bytes']:,.0f} bytes "
           f"(heap {result['heap_n']:,} B at {result['checks']} checks, "
           f"{result['heap_2n']:,} B at {2 * result['checks']})", flush=True)
-    save("heap", result, out)
+    save("heap-quick" if quick else "heap", result, out)
     return result

@@ -46,3 +46,8 @@ def test_bench_runs_in_tiny_mode(which: str, tmp_path: Path) -> None:
         assert {"kill9", "hostile", "secrets"} <= set(data)
         assert "lost" in data["kill9"]  # type: ignore[operator]
         assert "occurrences" in data["secrets"]  # type: ignore[operator]
+
+
+def test_heap_bench_runs_in_tiny_mode(tmp_path: Path) -> None:
+    data = run_bench("heap", tmp_path)
+    assert {"checks", "heap_n", "heap_2n", "per_check_bytes"} <= set(data)
