@@ -242,7 +242,7 @@ class Daemon:
 
     def _on_reload_signal(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        task.add_done_callback(_log_reload_failure)
 
     async def reload(self, new: Config | None = None) -> bool:
         """Swap in a new config; on any problem keep the running one and say why."""
@@ -254,6 +254,9 @@ class Daemon:
                 new = await asyncio.to_thread(load_config, self.config_path)
             except ConfigError as exc:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
+                return False
+            except Exception as exc:  # MemoryError, a bug: the running config stays, loudly
+                log.exception("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"])
                 return False
         try:
             jobs = build_jobs(new, self._resources)
@@ -345,3 +348,13 @@ class Daemon:
                 log.warning("window_down", **event)
             else:
                 log.debug("window_decided", **event)
+
+
+def _log_reload_failure(task: asyncio.Task[bool]) -> None:
+    """A reload that failed after the new config was accepted is logged, never swallowed."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"],
+                  exc_info=exc)
