@@ -126,11 +126,12 @@ class _BoundedLoader(yaml.SafeLoader):
         self._sizes[id(node)] = size
         return size
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
-            node: yaml.Node = super().compose_node(parent, index)  # type: ignore[misc]
+            node = super().compose_node(parent, index)
+            assert node is not None  # an alias always names a node
             if node.end_mark is None:  # still being composed: the alias is inside its anchor
                 raise _RefusedError(line, "alias refers to a node that contains it (recursive)")
             self._alias_nodes += self._expanded_size(node, line)
@@ -142,7 +143,7 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _RefusedError(line, f"nested deeper than {MAX_DEPTH} levels")
         self._depth += 1
         try:
-            node = super().compose_node(parent, index)  # type: ignore[misc]
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
         if isinstance(node, yaml.MappingNode):
