@@ -107,6 +107,10 @@ class ClosableCheck(Check, Protocol):
     async def aclose(self) -> None: ...
 
 
+# Fields read from a `*_file` that are not secrets: an unreadable file is named as such.
+PUBLIC_FILE_FIELDS = frozenset({"public_key"})
+
+
 class CheckConfig(BaseModel):
     """Fields every check has. Plugins subclass it with `type: Literal[...]` and their own."""
 
@@ -123,7 +127,7 @@ class CheckConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _file_keys(cls, data: Any) -> Any:
-        return resolve_file_keys(data, set(cls.model_fields))
+        return resolve_file_keys(data, set(cls.model_fields), PUBLIC_FILE_FIELDS)
 
     @field_validator("interval")
     @classmethod

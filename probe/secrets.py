@@ -7,9 +7,12 @@ endpoint or an exception message is replaced before it is written anywhere.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,16 +87,46 @@ def expand_env(text: str) -> str:
     return _ENV_REF.sub(sub, text)
 
 
-def read_secret_file(path: str) -> str:
-    """The file's content without the trailing newline; errors name the path, never content."""
+# The directory of the config file being validated: relative paths in it (`state_dir`,
+# every `*_file`) are taken relative to it, as Prometheus does, not to the current directory
+# (so `sla-probe report` run from elsewhere finds the same ledger).
+_CONFIG_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "sla_probe_config_dir", default=None)
+
+
+@contextlib.contextmanager
+def paths_relative_to(directory: Path) -> Iterator[None]:
+    """While validating a config read from `directory`, anchor its relative paths there."""
+    token = _CONFIG_DIR.set(Path(os.path.abspath(directory)))
     try:
-        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        yield
+    finally:
+        _CONFIG_DIR.reset(token)
+
+
+def config_path(value: str | Path) -> Path:
+    """`value` anchored at the config file's directory (unchanged when absolute or no file)."""
+    path = Path(value)
+    base = _CONFIG_DIR.get()
+    if base is None or path.is_absolute():
+        return path
+    return base / path
+
+
+def read_secret_file(path: str, what: str = "secret file") -> str:
+    """The file's content without the trailing newline; errors name the path, never content."""
+    full = config_path(path)
+    try:
+        return full.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        raise ValueError(f"cannot read {what} {full}: {exc.strerror}") from None
 
 
-def resolve_file_keys(data: Any, fields: set[str]) -> Any:
-    """Turn `foo_file: PATH` into `foo: <content>` when `foo` is a declared field."""
+def resolve_file_keys(data: Any, fields: set[str], public: frozenset[str] = frozenset()) -> Any:
+    """Turn `foo_file: PATH` into `foo: <content>` when `foo` is a declared field.
+
+    `public` names fields whose files are not secrets (a public key): their errors say so.
+    """
     if not isinstance(data, dict):
         return data
     out = dict(data)
@@ -102,5 +135,22 @@ def resolve_file_keys(data: Any, fields: set[str]) -> Any:
             stem = key[: -len("_file")]
             if stem in out:
                 raise ValueError(f"give either {stem} or {key}, not both")
-            out[stem] = read_secret_file(str(out.pop(key)))
+            what = f"{key}" if stem in public else f"secret file ({key})"
+            out[stem] = read_secret_file(str(out.pop(key)), what)
+    return out
+
+
+def resolve_secret_map(data: Any) -> Any:
+    """A map of secrets (`secret_headers`) where `NAME_file: PATH` reads NAME's value."""
+    if not isinstance(data, dict):
+        return data
+    out: dict[Any, Any] = {}
+    for key, value in data.items():
+        if isinstance(key, str) and key.endswith("_file") and len(key) > len("_file"):
+            stem = key[: -len("_file")]
+            if stem in data:
+                raise ValueError(f"give either {stem} or {key}, not both")
+            out[stem] = read_secret_file(str(value), f"secret file ({key})")
+        else:
+            out[key] = value
     return out

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from checks import base
 from checks.auth import AuthConfig, RequestAuth, merge_headers
 from checks.base import CheckConfig, CheckFailure
 from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
-from probe.secrets import Secret, redact
+from probe.secrets import Secret, redact, resolve_secret_map
 
 if TYPE_CHECKING:
     from probe.clock import Clock
@@ -45,6 +45,12 @@ class RequestConfig(CheckConfig):
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
     auth: AuthConfig | None = None
+
+    @field_validator("secret_headers", mode="before")
+    @classmethod
+    def _secret_header_files(cls, value: Any) -> Any:
+        """`X-Api-Key_file: PATH` sends header `X-Api-Key` with the file's content."""
+        return resolve_secret_map(value)
 
     @model_validator(mode="after")
     def _one_body(self) -> RequestConfig:

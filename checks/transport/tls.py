@@ -12,7 +12,9 @@ import hashlib
 import ssl
 
 from cryptography import x509
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from probe.secrets import config_path
 
 
 class TlsOptions(BaseModel):
@@ -23,6 +25,11 @@ class TlsOptions(BaseModel):
     cert_file: str | None = None
     key_file: str | None = None
     server_name: str | None = None
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _anchored(cls, value: str | None) -> str | None:
+        return None if value is None else str(config_path(value))
 
     @model_validator(mode="after")
     def _pair(self) -> TlsOptions:

@@ -21,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from probe.demo import run_demo  # noqa: PLC0415
-    from probe.durations import parse_duration  # noqa: PLC0415
+    from probe.durations import parse_positive_duration  # noqa: PLC0415
 
     log_setup(args, "error")
-    window = parse_duration(args.window)
-    duration = parse_duration(args.duration) if args.duration else None
+    window = parse_positive_duration(args.window, "--window")
+    duration = parse_positive_duration(args.duration, "--duration") if args.duration else None
     return asyncio.run(run_demo(window=window, duration=duration, listen=args.listen,
                                 state_dir=args.state_dir, out=sys.stdout))

@@ -16,6 +16,13 @@ def main(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     checks = sum(len(s.checks) + len(s.dependencies) for s in config.services)
-    print(f"{args.config}: valid ({len(config.services)} services, {checks} checks, "
-          f"{len(config.controls)} controls, {len(config.contracts)} contracts)")
+    counts = ", ".join(plural(n, word) for n, word in (
+        (len(config.services), "service"), (checks, "check"),
+        (len(config.controls), "control"), (len(config.contracts), "contract")))
+    print(f"{args.config}: valid ({counts})")
     return EXIT_OK
+
+
+def plural(count: int, word: str) -> str:
+    """'1 service', '2 services', '0 services'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
