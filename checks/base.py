@@ -87,14 +87,22 @@ class AttemptContext:
         return max(0.0, self.timeout - (self.clock.monotonic() - self.started_mono))
 
 
+DEFAULT_USER_AGENT = "sla-probe"
+
+
 @dataclasses.dataclass(slots=True)
 class Resources:
-    """Long-lived dependencies a check factory may take: shared, owned by the daemon."""
+    """Long-lived dependencies a check factory may take: shared, owned by the daemon.
+
+    `user_agent` identifies the prober to the vendor (`sla-probe/<version> (vantage <name>)`,
+    set from the config by `build_jobs`), so a vendor can find the probes in its logs.
+    """
 
     clock: Clock
     executor: Executor | None = None
     http_session: Callable[[], aiohttp.ClientSession] | None = None
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    user_agent: str = DEFAULT_USER_AGENT
 
 
 @runtime_checkable

@@ -137,6 +137,7 @@ class SigningCheck:
             tls=config.tls,
             fresh_connection=config.fresh_connection,
             auth=config.auth,
+            user_agent=resources.user_agent,
         )
         self._path = compile_path(config.signature_path) if config.signature_path else None
 

@@ -7,11 +7,14 @@ endpoint or an exception message is replaced before it is written anywhere.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
+import json
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,12 +35,14 @@ class SecretRegistry:
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
+        """Register `value` and the forms a target may echo it in (see `encoded_forms`)."""
         value = value.strip()
         if len(value) < _MIN_REDACT_LEN:
             return
+        forms = {f for f in encoded_forms(value) if len(f) >= _MIN_REDACT_LEN}
         with self._lock:
-            if value not in self._values:
-                self._values.add(value)
+            if not forms <= self._values:
+                self._values |= forms
                 self._pattern = None
 
     def redact(self, text: str) -> str:
@@ -49,6 +54,23 @@ class SecretRegistry:
                 ordered = sorted(self._values, key=len, reverse=True)
                 pattern = self._pattern = re.compile("|".join(map(re.escape, ordered)))
         return pattern.sub(REDACTED, text)
+
+
+def encoded_forms(value: str) -> set[str]:
+    """`value` as a hostile or careless target may echo it: raw, percent-encoded (in a
+    redirect URL or a query), JSON-escaped (in an error body), base64 and base64url."""
+    raw = value.encode()
+    b64 = base64.b64encode(raw).decode()
+    b64url = base64.urlsafe_b64encode(raw).decode()
+    return {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value, safe=""),
+        urllib.parse.quote(value),  # `/` kept, as in a path
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        b64, b64.rstrip("="), b64url, b64url.rstrip("="),
+    }
 
 
 REGISTRY = SecretRegistry()

@@ -65,6 +65,7 @@ class JsonRpc:
             tls=config.tls,
             fresh_connection=config.fresh_connection,
             auth=config.auth,
+            user_agent=resources.user_agent,
         )
         self._id = 0
         self.last: Exchange | None = None
