@@ -301,6 +301,15 @@ def load_config(path: Path | str) -> Config:
         return config_from_data(data, source, from_file=True)
 
 
+def location_of(path: Path, loc: Loc) -> str:
+    """`file:line` of a key in a config file (its nearest written parent when defaulted)."""
+    try:
+        _data, source = load_yaml(path)
+    except ConfigError:
+        return str(path)
+    return f"{path}:{source.line_of(loc) or 1}"
+
+
 def parse_config(text: str, name: str = "<config>") -> Config:
     data, source = parse_yaml(text, name)
     return config_from_data(data, source, from_file=True)

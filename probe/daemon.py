@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,15 @@ from probe.yamlsource import ConfigError
 log = structlog.get_logger("sla_probe.daemon")
 
 PRUNE_EVERY = 3600.0
+
+
+class ListenError(Exception):
+    """The listener cannot bind: each command says which option chooses another address."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address}: {reason}")
+        self.address = address
+        self.reason = reason
 
 
 class Daemon:
@@ -135,10 +145,15 @@ class Daemon:
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(
-            app, probe.host, port,
-            ssl_context=None if web_config is None else web_config.ssl_context(),
-        )
+        try:
+            self._runner, self.bound_port = await start_site(
+                app, probe.host, port,
+                ssl_context=None if web_config is None else web_config.ssl_context(),
+            )
+        except OSError as exc:
+            await self.shutdown(quiet=True)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"{probe.host}:{port}", reason) from None
         if self._install_signals:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
@@ -188,7 +203,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await decider.decide_ready(final=True)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, quiet: bool = False) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -205,7 +220,8 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
         self._notifier.close()
-        log.info("stopped")
+        if not quiet:  # a daemon that never started says why once, not "stopped" too
+            log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
 
