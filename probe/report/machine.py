@@ -17,14 +17,23 @@ def render_json(report: MonthReport) -> str:
     return json.dumps(report_json(report), indent=2, sort_keys=False) + "\n"
 
 
-def render_csv(report: MonthReport) -> str:
-    """Every ended window of every objective; unmeasured windows appear as `no_data`."""
+def render_csv(report: MonthReport, since: float | None = None,
+               until: float | None = None) -> str:
+    """Every ended window of every objective; unmeasured windows appear as `no_data`.
+
+    That is one row per window since the month began (120,000 rows for 10 s windows late in
+    a month): `since`/`until` (UTC seconds, `--since`/`--until`) keep the windows that start
+    in [since, until).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for contract in report.contracts:
         for objective in contract.objectives:
             for v in objective.timeline:
+                if (since is not None and v.window_start < since) or (
+                        until is not None and v.window_start >= until):
+                    continue
                 writer.writerow((utc_iso(v.window_start), v.contract, v.service,
                                  v.verdict.value, v.reason.value, v.attempts, v.failures,
                                  ";".join(v.failure_classes)))
