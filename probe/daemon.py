@@ -24,6 +24,7 @@ from checks.base import Resources
 from probe.clock import Clock, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
+from probe.evidence.service import EvidenceService
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
 from probe.model import Verdict, WindowVerdict
@@ -31,10 +32,10 @@ from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
-from probe.statuspage import add_status_routes
 from probe.store import Ledger, LedgerWorker
-from probe.web import build_app, start_site
-from probe.webconfig import load_web_config
+from probe.web.app import build_app, start_site
+from probe.web.config import load_web_config
+from probe.web.status.routes import add_status_routes
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -85,6 +86,7 @@ class Daemon:
         self._resources = Resources(clock=self.clock)
         self._draining = False
         self.quorum: QuorumNode | None = None
+        self.evidence: EvidenceService | None = None
         self._notifier = SdNotifier()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -104,6 +106,8 @@ class Daemon:
             None if config.probe.web_config_file is None
             else load_web_config(config.probe.web_config_file)
         )
+        for notice in web_config.notices if web_config is not None else ():
+            log.info("web_config_notice", notice=notice)
         self._ledger = Ledger(config.probe.state_dir)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(config.probe.state_dir)
@@ -123,6 +127,10 @@ class Daemon:
                 await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        # the chained ledger's key, config entries and first signed head (docs/evidence.md)
+        self.evidence = EvidenceService(config, self._worker, self.clock)
+        await self.evidence.start()
+        self._metric_extras.append(self.evidence.metric_families)
         gaps = await self.decider.decide_ready()
         if gaps:
             log.info("caught_up", windows=len(gaps),
@@ -179,6 +187,8 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                if self.evidence is not None:
+                    group.create_task(self.evidence.run(self.stop_event), name="evidence")
                 if self.quorum is not None:
                     group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
                     if self.quorum.decider is not None:
@@ -296,6 +306,8 @@ class Daemon:
                 await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        if self.evidence is not None:
+            await self.evidence.reconfigure(new)
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
         self._notifier.ready(f"probing {len(jobs)} checks")
@@ -341,9 +353,10 @@ class Daemon:
         while not self.stop_event.is_set():
             assert self._worker is not None
             try:
-                removed = await self._worker.call(
-                    self._worker.ledger.prune_attempts, self.clock.wall() - retention
-                )
+                before = self.clock.wall() - retention
+                if self.evidence is not None:  # only what a closed evidence pack holds
+                    before = self.evidence.prune_before(before)
+                removed = await self._worker.call(self._worker.ledger.prune_attempts, before)
                 if removed:
                     log.info("attempts_pruned", removed=removed)
             except Exception:

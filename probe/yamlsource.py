@@ -108,6 +108,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._alias_nodes = 0
         self._sizes: dict[int, int] = {}
+        self._path: list[str | int] = []  # where the node being composed sits
 
     def _expanded_size(self, node: yaml.Node, line: int) -> int:
         """Nodes `node` stands for once every alias inside it is expanded (memoised)."""
@@ -141,17 +142,23 @@ class _BoundedLoader(yaml.SafeLoader):
             return node
         if self._depth >= MAX_DEPTH:
             raise _RefusedError(line, f"nested deeper than {MAX_DEPTH} levels")
+        step: list[str | int] = (
+            [index] if isinstance(index, int) else
+            [str(index.value)] if isinstance(index, yaml.ScalarNode) else [])
         self._depth += 1
+        self._path += step
         try:
             node = super().compose_node(parent, index)
+            if isinstance(node, yaml.MappingNode):
+                _refuse_duplicate_keys(node, tuple(self._path))
         finally:
             self._depth -= 1
-        if isinstance(node, yaml.MappingNode):
-            _refuse_duplicate_keys(node)
+            if step:
+                self._path.pop()
         return node
 
 
-def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
+def _refuse_duplicate_keys(node: yaml.MappingNode, loc: Loc) -> None:
     """A key written twice would silently keep the last value: refuse, naming both lines."""
     first: dict[str, int] = {}
     for key_node, _value in node.value:
@@ -159,8 +166,9 @@ def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
             continue
         line = key_node.start_mark.line + 1
         if key_node.value in first:
-            raise _RefusedError(line, f"duplicate key {key_node.value!r} "
-                                 f"(first at line {first[key_node.value]}, again at line {line})")
+            where = format_loc((*loc, key_node.value))
+            raise _RefusedError(line, f"{where}: is defined more than once (first at line "
+                                      f"{first[key_node.value]}, again at line {line})")
         first[key_node.value] = line
 
 

@@ -92,27 +92,30 @@ def test_ordinary_anchors_and_merge_keys_still_work() -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "key"), [
-    ("probe:\n  vantage: a\n  vantage: b\nservices: []\n", 3, "vantage"),
+    ("probe:\n  vantage: a\n  vantage: b\nservices: []\n", 3, "probe.vantage"),
     ("services: []\nprobe: {}\nservices: []\n", 3, "services"),
-    ("quorum:\n  peers: {b: K1, c: K2, b: K2}\n", 2, "b"),
-    ("quorum:\n  rule: majority\n  peers: {}\n  rule: any\n", 4, "rule"),
+    ("quorum:\n  peers: {b: K1, c: K2, b: K2}\n", 2, "quorum.peers.b"),
+    ("quorum:\n  rule: majority\n  peers: {}\n  rule: any\n", 4, "quorum.rule"),
+    ("services:\n  - name: a\n    name: b\n", 3, "services[0].name"),
 ])
 def test_a_key_written_twice_is_refused_naming_both_lines(
     text: str, line: int, key: str
 ) -> None:
     problems, _ = refused(text)
     assert len(problems) == 1
-    assert problems[0].startswith(f"hostile.yml:{line}: duplicate key {key!r} (first at line ")
+    assert problems[0].startswith(f"hostile.yml:{line}: {key}: is defined more than once "
+                                  "(first at line ")
 
 
 def test_the_web_config_refuses_duplicate_keys_too(tmp_path: Path) -> None:
-    from probe.webconfig import WebConfigError, load_web_config  # noqa: PLC0415
+    from probe.web.config import WebConfigError, load_web_config  # noqa: PLC0415
 
     path = tmp_path / "web.yml"
     path.write_text("basic_auth_users:\n  alice: x\n  alice: y\n")
     with pytest.raises(WebConfigError) as info:
         load_web_config(path)
-    assert "duplicate key 'alice'" in "\n".join(info.value.problems)
+    assert "basic_auth_users.alice: is defined more than once" in "\n".join(
+        info.value.problems)
 
 
 async def test_any_exception_during_a_reload_is_logged_and_the_config_stays(

@@ -12,14 +12,13 @@ import hashlib
 import ssl
 
 from cryptography import x509
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
+from probe.fields import StrictModel
 from probe.secrets import config_path
 
 
-class TlsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TlsOptions(StrictModel):
     verify: bool = True
     ca_file: str | None = None
     cert_file: str | None = None

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
-from probe.store import exclusions
+from probe.store import chain, exclusions
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
 from probe.store.schema import LEDGER_FILE, connect, migrate, schema_version
 
@@ -123,10 +123,11 @@ class Ledger(LedgerReader):
                 last[(a.service, a.check)] = (a.service, a.check, role, a.started_at, ok,
                                               a.failure_class, a.latency, evidence)
         with self._transaction() as conn:
+            batch_seq = chain.chain_attempts(conn, rows)  # the batch's chain record
             conn.executemany(
                 "INSERT INTO attempts (started_at, service, check_name, role, ok, "
-                "failure_class, latency, detail, evidence, retried) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "failure_class, latency, detail, evidence, retried, batch) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {int(batch_seq)})",
                 rows,
             )
             conn.executemany(
@@ -175,6 +176,9 @@ class Ledger(LedgerReader):
                         author: str) -> list[WindowVerdict]:
         """The body of `write_verdicts`, inside the caller's transaction."""
         written: list[WindowVerdict] = []
+        link = chain.next_seq(conn)  # the chain record these revisions will get
+        chained: list[tuple[Any, ...]] = []
+        ids: list[int] = []
         for v in verdicts:
             row = conn.execute(
                 f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND service=? "
@@ -198,13 +202,15 @@ class Ledger(LedgerReader):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, revision, v.decided_at, v.note),
             )
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO window_revisions (contract, service, scope, window_start, "
                 "window_seconds, verdict, reason, attempts, failures, failure_classes, "
-                "revision, decided_at, author, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, revision, v.decided_at, author, v.note),
+                "revision, decided_at, author, note, link) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, revision, v.decided_at, author, v.note, link),
             )
+            chained.append((*values, revision, v.decided_at, author, v.note))
+            ids.append(int(cur.lastrowid or 0))
             conn.execute(
                 "INSERT INTO window_counts VALUES (?, ?, ?, ?, ?, 1) "
                 "ON CONFLICT DO UPDATE SET count=count+1",
@@ -212,6 +218,7 @@ class Ledger(LedgerReader):
             )
             written.append(stored)
         if written:
+            chain.chain_revisions(conn, link, chained, ids[0], ids[-1])
             for hook in self._hooks:
                 hook(conn, written)
         return written
@@ -219,8 +226,7 @@ class Ledger(LedgerReader):
     def prune_attempts(self, before: float) -> int:
         """Drop attempts older than the retention; verdicts and counters are kept for good."""
         with self._transaction() as conn:
-            cur = conn.execute("DELETE FROM attempts WHERE started_at < ?", (before,))
-            return cur.rowcount
+            return chain.prune_attempts(conn, before)
 
     def checkpoint(self) -> None:
         with self._lock:
@@ -247,6 +253,16 @@ class Ledger(LedgerReader):
         that other writers committed before."""
         with self._transaction() as conn:
             stored = exclusions.store(conn, record)
+            chain.chain_entry(conn, "exclusion", stored.contract, {
+                "action": "revert" if record.reverted_at is not None else "record",
+                "exclusion": stored.to_json()}, at=record.reverted_at or record.at or 0.0)
             written = sum(len(self._write_verdicts(conn, batch, author))
                           for author, batch in due(stored))
         return stored, written
+
+    def chain_entries(self, entries: Iterable[tuple[str, str, dict[str, Any], float, str]]) -> int:
+        """Chain (kind, contract, content, seen at, key) entries from the config
+        (maintenance, declared exclusions) not chained before under their key."""
+        with self._transaction() as conn:
+            return sum(chain.chain_entry(conn, kind, subject, content, at=at, key=key) is not None
+                       for kind, subject, content, at, key in entries)
