@@ -357,8 +357,8 @@ def secrets_scan(workdir: Path, seconds: float, quick: bool = False) -> dict[str
         res = subprocess.run([PYTHON, "-m", "probe", *cmd], capture_output=True,
                              env=cli_env, timeout=60, check=False)
         places[f"sla-probe {cmd[0]}"] = res.stdout + res.stderr
-    for path in sorted(state.iterdir()):
-        places[f"ledger {path.name}"] = path.read_bytes()
+    for path in sorted(p for p in state.rglob("*") if p.is_file()):  # ledger and evidence
+        places[f"state {path.relative_to(state)}"] = path.read_bytes()
     values = [*SECRETS.values(), FILE_SECRET]
     values += [v.split(" ", 1)[1] for v in SECRETS.values() if " " in v]
     wanted = needles(values)
