@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +43,15 @@ from probe.yamlsource import ConfigError
 log = structlog.get_logger("sla_probe.daemon")
 
 PRUNE_EVERY = 3600.0
+
+
+class ListenError(Exception):
+    """The listener cannot bind: each command says which option chooses another address."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address}: {reason}")
+        self.address = address
+        self.reason = reason
 
 
 class Daemon:
@@ -151,10 +161,15 @@ class Daemon:
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(
-            app, probe.host, port,
-            ssl_context=None if web_config is None else web_config.ssl_context(),
-        )
+        try:
+            self._runner, self.bound_port = await start_site(
+                app, probe.host, port,
+                ssl_context=None if web_config is None else web_config.ssl_context(),
+            )
+        except OSError as exc:
+            await self.shutdown(quiet=True)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"{probe.host}:{port}", reason) from None
         if self._install_signals:
             self._setup_signals()
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
@@ -208,7 +223,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await decider.decide_ready(final=True)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, quiet: bool = False) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -225,7 +240,8 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
         self._notifier.close()
-        log.info("stopped")
+        if not quiet:  # a daemon that never started says why once, not "stopped" too
+            log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
 
@@ -262,7 +278,7 @@ class Daemon:
 
     def _on_reload_signal(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        task.add_done_callback(_log_reload_failure)
 
     async def reload(self, new: Config | None = None) -> bool:
         """Swap in a new config; on any problem keep the running one and say why."""
@@ -274,6 +290,9 @@ class Daemon:
                 new = await asyncio.to_thread(load_config, self.config_path)
             except ConfigError as exc:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
+                return False
+            except Exception as exc:  # MemoryError, a bug: the running config stays, loudly
+                log.exception("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"])
                 return False
         try:
             jobs = build_jobs(new, self._resources)
@@ -380,3 +399,13 @@ class Daemon:
                 log.warning("window_down", **event)
             else:
                 log.debug("window_decided", **event)
+
+
+def _log_reload_failure(task: asyncio.Task[bool]) -> None:
+    """A reload that failed after the new config was accepted is logged, never swallowed."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"],
+                  exc_info=exc)

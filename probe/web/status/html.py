@@ -81,6 +81,8 @@ def _services_table(contract: dict[str, Any]) -> str:
             f'<td data-field="state"><span class="state state-{html.escape(s["state"])}">'
             f"{html.escape(s['state'])}</span> {html.escape(s['state_reason'])}</td>"
             + _td("uptime_percent", _num(mtd["uptime_percent"], 4), f"num {met}")
+            + _td("coverage_percent", _num(mtd["coverage_percent"], 2), "num")
+            + _td("no_data_minutes", _num(mtd["no_data_minutes"], 1), "num")
             + _td("target_percent", _num(s["target_percent"], 4), "num")
             + _td("down_minutes", _num(mtd["down_minutes"], 1), "num")
             + _td("budget_remaining_minutes", _num(mtd["budget_remaining_minutes"], 1), "num")
@@ -90,7 +92,8 @@ def _services_table(contract: dict[str, Any]) -> str:
         )
     return (
         "<table class=\"services\"><thead><tr><th>Service</th><th>Now</th>"
-        "<th>Uptime this month %</th><th>Target %</th><th>Down min</th>"
+        "<th>Uptime this month %</th><th title=\"measured minutes out of elapsed minutes\">"
+        "Coverage %</th><th>No data min</th><th>Target %</th><th>Down min</th>"
         "<th>Budget left min</th><th>Open incidents</th><th>Projected credit</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
