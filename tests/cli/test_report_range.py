@@ -28,13 +28,13 @@ def report(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 def test_the_whole_month_is_one_row_per_window(tmp_path: Path) -> None:
     proc = report(tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert len(list(csv.reader(io.StringIO(proc.stdout)))) == 1 + 31 * 24
+    assert len(_windows(proc.stdout)) == 1 + 31 * 24
 
 
 def test_since_and_until_keep_the_windows_starting_in_between(tmp_path: Path) -> None:
     proc = report(tmp_path, "--since", "2026-01-05", "--until", "2026-01-06T00:00Z")
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.reader(io.StringIO(proc.stdout)))[1:]
+    rows = _windows(proc.stdout)[1:]
     assert len(rows) == 24
     assert rows[0][0] == "2026-01-05T00:00:00Z"
     assert rows[-1][0] == "2026-01-05T23:00:00Z"
@@ -46,3 +46,9 @@ def test_since_with_a_summary_format_is_refused(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert "apply to --format csv" in proc.stderr
+
+
+def _windows(text: str) -> list[list[str]]:
+    """The window table: the CSV's rows up to the blank line before the readings table."""
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[:rows.index([])] if [] in rows else rows
