@@ -14,6 +14,7 @@ from probe.report.text import (
     credit_text,
     credit_total_line,
     declared_line,
+    evidence_text,
     excluded_text,
     maintenance_line,
     minutes,
@@ -122,14 +123,16 @@ def _objective(o: ObjectiveReport, c: ContractReport) -> str:
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     incidents = "".join(
         f"<tr><td>{utc_iso(i.start)}</td><td>{utc_iso(i.end)}</td><td>{minutes(i.minutes)}"
-        f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td></tr>" for i in o.incidents
-    ) or '<tr><td colspan="4">no incidents</td></tr>'
+        f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td>"
+        f"<td>{escape(evidence_text(i.evidence))}</td></tr>" for i in o.incidents
+    ) or '<tr><td colspan="5">no incidents</td></tr>'
     outages = "".join(f"<li>{escape(line)}</li>" for line in outage_lines(o))
     if outages:
         outages = f"<h4>Outages (intervals measurement)</h4><ul>{outages}</ul>"
     return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}{outages}"
             f"<h4>Incidents ({len(o.incidents)})</h4><table><tr><th>start (UTC)</th>"
-            f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th></tr>{incidents}"
+            f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th>"
+            f"<th>first error (vantage)</th></tr>{incidents}"
             "</table>")
 
 

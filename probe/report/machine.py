@@ -10,7 +10,7 @@ from probe.contracts.month import utc_iso
 from probe.report.data import MonthReport, report_json
 
 CSV_COLUMNS = ("window_start", "contract", "service", "verdict", "reason", "attempts",
-               "failures", "failure_classes")
+               "failures", "failure_classes", "vantage", "evidence")
 
 
 def render_json(report: MonthReport) -> str:
@@ -32,9 +32,12 @@ def render_csv(report: MonthReport) -> str:
     for contract in report.contracts:
         for objective in contract.objectives:
             for v in objective.timeline:
+                # `evidence`: the window's first failed attempt (redacted) where it failed
+                seen = objective.evidence.get(v.window_start) if v.failures else None
                 writer.writerow((utc_iso(v.window_start), v.contract, v.service,
                                  v.verdict.value, v.reason.value, v.attempts, v.failures,
-                                 ";".join(v.failure_classes)))
+                                 ";".join(v.failure_classes), report.vantage,
+                                 "" if seen is None else seen.text()))
     readings = [(c.name, r) for c in report.contracts for r in c.readings]
     if readings:
         writer.writerow(())

@@ -12,6 +12,7 @@ from probe.report.data import (
     ObjectiveReport,
     outage_json,
 )
+from probe.report.evidence import Evidence
 from probe.report.vendor import vendor_lines
 
 
@@ -105,14 +106,21 @@ def credit_total_line(c: ContractReport) -> str | None:
 def outage_lines(o: ObjectiveReport) -> list[str]:
     """Outages under the `intervals` measurement: observed, bounds, counted minutes."""
     lines: list[str] = []
-    for x in o.outages or ():
+    for n, x in enumerate(o.outages or ()):
         j = outage_json(x)
         lines.append(
             f"outage {j['start']} .. {j['end'] or 'ongoing'} counts {minutes(x.counted_minutes)}"
             f" min (began between {j['earliest_start'] or 'unknown'} and {j['latest_start']},"
             f" ended between {j['earliest_end']} and {j['latest_end'] or 'not yet'}"
-            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")")
+            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")"
+            + (f"; first error {o.outage_evidence[n].text()}"
+               if n < len(o.outage_evidence) else ""))
     return lines
+
+
+def evidence_text(e: Evidence | None) -> str:
+    """The first error of a down run, redacted, with its vantage (issue 16, item 6)."""
+    return "-" if e is None else e.text()
 
 
 def reading_lines(c: ContractReport) -> list[str]:
@@ -147,7 +155,8 @@ def render_text(report: MonthReport) -> str:
                     f"    credit: {credit_text(a)}"]
             for i in o.incidents:
                 out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
-                           f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+                           f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}"
+                           f"; first error {evidence_text(i.evidence)}")
             out += [f"    {line}" for line in outage_lines(o)]
         total = credit_total_line(c)
         if total is not None:
@@ -195,9 +204,10 @@ def render_markdown(report: MonthReport) -> str:
         incidents = [(o.account.service, i) for o in c.objectives for i in o.incidents]
         if incidents:
             out += ["", "### Incidents", "", "| service | start | end | minutes | failure "
-                    "classes |", "|---|---|---|---|---|"]
+                    "classes | first error (vantage) |", "|---|---|---|---|---|---|"]
             out += [f"| {s} | {utc_iso(i.start)} | {utc_iso(i.end)} | {minutes(i.minutes)} | "
-                    f"{', '.join(i.failure_classes) or '-'} |" for s, i in incidents]
+                    f"{', '.join(i.failure_classes) or '-'} | {_cell(evidence_text(i.evidence))} |"
+                    for s, i in incidents]
         if c.support_incidents:
             out += ["", "### Incidents under the support terms", ""]
             out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
