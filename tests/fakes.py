@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from checks.base import AttemptContext, Result
 from probe.clock import Clock
 from probe.contracts.model import Declared
-from probe.contracts.source import Totals
+from probe.contracts.source import FirstFailure, Totals
 from probe.model import Verdict, WindowVerdict
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class MemoryWindows:
         self.history: list[tuple[WindowVerdict, str]] = []
         self.exclusions: list[Declared] = []
         self.attempts: list[tuple[float, str, bool]] = []
+        self.failure_details: dict[tuple[float, str], tuple[str, str, str]] = {}
 
     def write_verdicts(self, verdicts: Iterable[WindowVerdict], author: str = "decider",
                        cursors: object = None) -> list[WindowVerdict]:
@@ -139,6 +140,23 @@ class MemoryWindows:
         return [(t, ok) for i, (t, ok) in enumerate(rows)
                 if not ok or (i > 0 and not rows[i - 1][1])
                 or (i + 1 < len(rows) and not rows[i + 1][1])]
+
+    def record_failures(self, failures: Iterable[tuple[float, str, str, str, str]]) -> None:
+        """Failed attempts (started_at, service, check, failure_class, detail)."""
+        for t, service, check, cls, detail in failures:
+            self.attempts.append((t, service, False))
+            self.failure_details[(t, service)] = (check, cls, detail)
+
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        out: dict[int, FirstFailure] = {}
+        for t, s, ok in sorted(self.attempts):
+            w = int(t // window_seconds) * window_seconds
+            if ok or s not in services or not start <= t < end or w in out:
+                continue
+            check, cls, detail = self.failure_details.get((t, s), ("", "", ""))
+            out[w] = FirstFailure(w, t, s, check, cls, detail)
+        return out
 
     def revisions(self, contract: str, service: str, window_start: int,
                   scope: str = "local") -> list[tuple[WindowVerdict, str]]:

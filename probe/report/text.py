@@ -79,7 +79,8 @@ def declared_line(view: DeclaredView) -> str:
 
 
 DEADLINES = (("response_due", "vendor response due"), ("notice_due", "incident notice due"),
-             ("resolution_due", "resolution due"), ("report_due", "post-incident report due"))
+             ("resolution_due", "resolution due"), ("report_due", "post-incident report due"),
+             ("next_update_due", "next status update due"))
 
 
 def support_incident_lines(c: ContractReport) -> list[str]:
@@ -89,6 +90,8 @@ def support_incident_lines(c: ContractReport) -> list[str]:
         head = (f"{i['severity'] or '-'} incident {i['service']} {i['start']} .. "
                 f"{i['end'] or 'open'} ({i['state']})")
         dues = [f"{label} {i[key]}" for key, label in DEADLINES if i.get(key)]
+        if i.get("update_cadence"):
+            dues.append(f"updates owed: {i['update_cadence']}")
         lines.append(head + (": " + "; ".join(dues) if dues else ""))
     return lines
 

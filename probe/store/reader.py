@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from probe.contracts.model import Declared
+from probe.contracts.source import FirstFailure
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.store import exclusions
 from probe.store.schema import connect
@@ -26,17 +27,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DAY = 86400
-
-
-class FirstFailure(NamedTuple):
-    """The first failed attempt of a window: what the vendor's endpoint said first."""
-
-    window_start: int
-    started_at: float
-    service: str
-    check: str
-    failure_class: str
-    detail: str
 
 
 def _verdict_row(row: Sequence[Any]) -> WindowVerdict:
