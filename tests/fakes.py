@@ -13,6 +13,7 @@ from probe.clock import Clock
 from probe.contracts.model import Declared
 from probe.contracts.source import FirstFailure, Totals
 from probe.model import Verdict, WindowVerdict
+from probe.support.tickets import TicketEvent
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -57,6 +58,7 @@ class MemoryWindows:
         self.exclusions: list[Declared] = []
         self.attempts: list[tuple[float, str, bool]] = []
         self.failure_details: dict[tuple[float, str], tuple[str, str, str]] = {}
+        self.tickets: list[TicketEvent] = []
 
     def write_verdicts(self, verdicts: Iterable[WindowVerdict], author: str = "decider",
                        cursors: object = None) -> list[WindowVerdict]:
@@ -157,6 +159,9 @@ class MemoryWindows:
             check, cls, detail = self.failure_details.get((t, s), ("", "", ""))
             out[w] = FirstFailure(w, t, s, check, cls, detail)
         return out
+
+    def ticket_events(self, contract: str | None = None) -> list[TicketEvent]:
+        return [e for e in self.tickets if contract is None or e.contract == contract]
 
     def revisions(self, contract: str, service: str, window_start: int,
                   scope: str = "local") -> list[tuple[WindowVerdict, str]]:

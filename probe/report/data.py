@@ -37,6 +37,7 @@ from probe.model import Verdict, WindowVerdict
 from probe.report.evidence import Evidence, first_in, objective_evidence
 from probe.report.readings import contract_readings
 from probe.support.report import incidents_json
+from probe.support.tickets import month_tickets
 
 if TYPE_CHECKING:
     from probe.config import Config
@@ -126,6 +127,7 @@ class ContractReport:
     credit_total: ContractCredit | None = None
     readings: list[Reading] = dataclasses.field(default_factory=list)
     vendor: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 18
+    tickets: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -282,6 +284,8 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             vendor=reconciliation_json(reconciliation(
                 config, reader, versions, contract.name, start=start, end=end, now=now,
                 scope=scope)),
+            tickets=month_tickets(contract, reader.ticket_events(contract.name), start, end,
+                                  now),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -402,6 +406,7 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "support_incidents": c.support_incidents,
             "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
             "readings": [r.to_json() for r in c.readings],
+            "tickets": c.tickets,
             # only for contracts with a vendor feed: other reports keep their shape
             **({"vendor_reconciliation": c.vendor} if c.vendor else {}),
         } for c in report.contracts],

@@ -25,6 +25,7 @@ from probe.report.text import (
     violation_lines,
 )
 from probe.report.vendor import vendor_lines
+from probe.support.tickets import ticket_line
 
 COLOURS = {
     "up": "#2e9e44", "down": "#d62728", "no_data": "#9e9e9e", "pending": "#eeeeee",
@@ -158,6 +159,9 @@ def _contract(c: ContractReport) -> str:
     if c.support_incidents:
         items = [f"<li>{escape(line)}</li>" for line in support_incident_lines(c)]
         parts.append(f"<h3>Incidents under the support terms</h3><ul>{''.join(items)}</ul>")
+    if c.tickets:
+        items = [f"<li>{escape(ticket_line(t))}</li>" for t in c.tickets]
+        parts.append(f"<h3>Support tickets</h3><ul>{''.join(items)}</ul>")
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")

@@ -14,6 +14,7 @@ from probe.report.data import (
 )
 from probe.report.evidence import Evidence
 from probe.report.vendor import vendor_lines
+from probe.support.tickets import ticket_line
 
 
 def minutes(x: float) -> str:
@@ -170,6 +171,7 @@ def render_text(report: MonthReport) -> str:
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
         out += [f"  {line}" for line in support_incident_lines(c)]
+        out += [f"  {ticket_line(t)}" for t in c.tickets]
         out.append("  readings:" if c.readings else "  readings: none")
         out += [f"    {line}" for line in reading_lines(c)]
         out += [f"  vendor: {line}" for line in vendor_lines(c.vendor)]
@@ -214,6 +216,9 @@ def render_markdown(report: MonthReport) -> str:
         if c.support_incidents:
             out += ["", "### Incidents under the support terms", ""]
             out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
+        if c.tickets:
+            out += ["", "### Support tickets", ""]
+            out += [f"- {_cell(ticket_line(t))}" for t in c.tickets]
         outages = [(o.account.service, line) for o in c.objectives for line in outage_lines(o)]
         if outages:
             out += ["", "### Outages (intervals measurement)", ""]

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from probe.contracts.model import Declared
 from probe.contracts.source import FirstFailure
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
-from probe.store import exclusions
+from probe.store import exclusions, tickets
 from probe.store.schema import connect
+from probe.support.tickets import TicketEvent
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -330,6 +331,11 @@ class LedgerReader:
         """Every exclusion recorded with `sla-probe exclude`, reverted ones included."""
         with self._read() as conn:
             return exclusions.all_records(conn)
+
+    def ticket_events(self, contract: str | None = None) -> list[TicketEvent]:
+        """Support ticket events (issue 16, item 7), in the order recorded."""
+        with self._read() as conn:
+            return tickets.events(conn, contract)
 
 
 if TYPE_CHECKING:
