@@ -84,3 +84,17 @@ async def test_recorded_with_basic_auth(scenario: tuple[Config, Ledger]) -> None
     [t] = tickets_from(ledger.ticket_events("dfns"))
     assert t.incident == f"dfns/dfns-api/{at('2026-10-20 05:00')}"
     assert t.channel == "portal"
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({}, False),
+    ({"basic_auth_users": {"ops": "$2b$04$" + "a" * 53}}, True),
+    ({"tls_server_config": {"cert": "x", "key": "y", "client_auth_type": "RequireAnyClientCert"}},
+     False),
+    ({"tls_server_config": {"cert": "x", "key": "y", "client_ca": "z",
+                            "client_auth_type": "RequireAndVerifyClientCert"}}, True),
+])
+def test_authenticates(model: dict, expected: bool) -> None:  # type: ignore[type-arg]
+    from probe.web.config import WebConfig, WebConfigFile  # noqa: PLC0415
+
+    assert WebConfig(WebConfigFile.model_validate(model), Path()).authenticates is expected
