@@ -38,6 +38,7 @@ from probe.store import Ledger, LedgerWorker
 from probe.web.app import build_app, start_site
 from probe.web.config import load_web_config
 from probe.web.status.routes import add_status_routes
+from probe.web.tickets import add_ticket_routes, ledger_recorder
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -160,6 +161,11 @@ class Daemon:
             ],
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
+        add_ticket_routes(  # issue 16: writes only behind authentication
+            app, config=lambda: self.config, reader=lambda: reader,
+            record=ledger_recorder(lambda: self._ledger, self._worker.call),
+            now=self.clock.wall,
+            authenticated=web_config is not None and web_config.authenticates)
         port = probe.port if self._port is None else self._port
         try:
             self._runner, self.bound_port = await start_site(

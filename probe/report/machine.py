@@ -10,7 +10,7 @@ from probe.contracts.month import utc_iso
 from probe.report.data import MonthReport, report_json
 
 CSV_COLUMNS = ("window_start", "contract", "service", "verdict", "reason", "attempts",
-               "failures", "failure_classes")
+               "failures", "failure_classes", "vantage", "evidence")
 
 
 def render_json(report: MonthReport) -> str:
@@ -40,9 +40,12 @@ def render_csv(report: MonthReport, since: float | None = None,
                 if (since is not None and v.window_start < since) or (
                         until is not None and v.window_start >= until):
                     continue
+                # `evidence`: the window's first failed attempt (redacted) where it failed
+                seen = objective.evidence.get(v.window_start) if v.failures else None
                 writer.writerow((utc_iso(v.window_start), v.contract, v.service,
                                  v.verdict.value, v.reason.value, v.attempts, v.failures,
-                                 ";".join(v.failure_classes)))
+                                 ";".join(v.failure_classes), report.vantage,
+                                 "" if seen is None else seen.text()))
     readings = [(c.name, r) for c in report.contracts for r in c.readings]
     if readings:
         writer.writerow(())

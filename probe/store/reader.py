@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from probe.contracts.model import Declared
+from probe.contracts.source import FirstFailure
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
-from probe.store import exclusions
+from probe.store import exclusions, tickets
 from probe.store.schema import connect
+from probe.support.tickets import TicketEvent
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -108,6 +110,26 @@ class LedgerReader:
                 (service, start, end),
             ).fetchall()
         return [(float(t), bool(ok)) for t, ok in rows]
+
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        """Per window (aligned to the epoch) of [start, end): the first failed attempt of
+        any of `services` (role service). One grouped scan of the month's failures, so a
+        report names each down window's first error without reading every attempt."""
+        if not services:
+            return {}
+        marks = ", ".join("?" for _ in services)
+        with self._read() as conn:
+            # SQLite takes the bare columns from the row that gives MIN(started_at)
+            rows = conn.execute(
+                "SELECT CAST(started_at / ? AS INTEGER) * ? AS w, MIN(started_at), service, "
+                "check_name, COALESCE(failure_class, ''), detail FROM attempts "
+                f"WHERE started_at >= ? AND started_at < ? AND ok=0 AND role='service' "
+                f"AND service IN ({marks}) GROUP BY w ORDER BY w",
+                (window_seconds, window_seconds, start, end, *services),
+            ).fetchall()
+        return {int(r[0]): FirstFailure(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5])
+                for r in rows}
 
     def windows(
         self, contract: str, start: int, end: int, scope: str = "local",
@@ -309,6 +331,11 @@ class LedgerReader:
         """Every exclusion recorded with `sla-probe exclude`, reverted ones included."""
         with self._read() as conn:
             return exclusions.all_records(conn)
+
+    def ticket_events(self, contract: str | None = None) -> list[TicketEvent]:
+        """Support ticket events (issue 16, item 7), in the order recorded."""
+        with self._read() as conn:
+            return tickets.events(conn, contract)
 
 
 if TYPE_CHECKING:

@@ -188,6 +188,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contract, reference, silence_id)
     ) WITHOUT ROWID;
     """,
+    # 8: support tickets (probe/store/tickets.py, issue 16 item 7): one row per recorded
+    # event (open, update, resolve), chained like an exclusion; at most one open per
+    # contract and reference
+    """
+    CREATE TABLE ticket_events (
+        id INTEGER PRIMARY KEY,
+        contract TEXT NOT NULL, reference TEXT NOT NULL, action TEXT NOT NULL,
+        at REAL NOT NULL, data TEXT NOT NULL, by TEXT NOT NULL, recorded_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX ticket_events_open ON ticket_events (contract, reference)
+        WHERE action = 'open';
+    """,
 )
 
 

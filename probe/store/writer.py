@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
-from probe.store import chain, exclusions
+from probe.store import chain, exclusions, tickets
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
 from probe.store.schema import LEDGER_FILE, connect, migrate, schema_version
+from probe.support.tickets import TicketEvent
 
 T = TypeVar("T")
 VerdictHook = Callable[[sqlite3.Connection, list[WindowVerdict]], None]
@@ -259,6 +260,14 @@ class Ledger(LedgerReader):
             written = sum(len(self._write_verdicts(conn, batch, author))
                           for author, batch in due(stored))
         return stored, written
+
+    def record_ticket(self, event: TicketEvent) -> TicketEvent:
+        """Store a support ticket event and chain it, in one transaction (issue 16)."""
+        with self._transaction() as conn:
+            stored = tickets.store(conn, event)
+            chain.chain_entry(conn, "ticket", stored.contract, {"ticket": stored.to_json()},
+                              at=stored.recorded_at)
+        return stored
 
     def chain_entries(self, entries: Iterable[tuple[str, str, dict[str, Any], float, str]]) -> int:
         """Chain (kind, contract, content, seen at, key) entries from the config

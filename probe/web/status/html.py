@@ -123,11 +123,13 @@ def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
             owing = inc["state"] == "open" or name in ("notice_due", "report_due")
             passed = " passed" if inc[f"{name}_passed"] and owing else ""
             cells.append(_td(name + "_local", inc[f"{name}_local"] or NONE, passed.strip()))
+        # the status update cadence (issue 15, item 8): owed only while open
+        cells.append(_td("next_update_due_local", inc.get("next_update_due_local") or NONE))
         rows.append(f'<tr data-incident="{html.escape(inc["id"])}">{"".join(cells)}</tr>')
     return (
         f"<h3>{title}</h3><table class=\"incidents\"><thead><tr><th>Service</th>"
         "<th>Severity</th><th>Start</th><th>End</th><th>Down min</th><th>Failures</th>"
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{head}<th>Next update due</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
