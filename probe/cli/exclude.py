@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
-from probe.cli.common import EXIT_OK, EXIT_USAGE
+from probe.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +58,8 @@ def _check_services(known: list[str], args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """0 recorded, 2 refused (bad arguments, unknown contract, duplicate or missing record)."""
+    """0 recorded (or already recorded exactly so), 1 ledger trouble, 2 refused (bad
+    arguments, unknown contract, a conflicting record with the reference, nothing to revert)."""
     from pydantic import ValidationError  # noqa: PLC0415
 
     from probe.config import load_config  # noqa: PLC0415
@@ -71,9 +72,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         ledger = Ledger(config.probe.state_dir)
-    except (ConfigError, LedgerError) as exc:
+    except ConfigError as exc:
         print(f"sla-probe exclude: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LedgerError as exc:
+        print(f"sla-probe exclude: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         _check_services(config.contract(args.contract).services(), args)
         start, end = _instant(args.start), _instant(args.end)

@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_arg(parser)
     parser.add_argument("--web.config.file", dest="web_config_file", type=Path,
                         help="TLS and basic auth for the listener (exporter-toolkit format)")
+    parser.add_argument("--new-ledger", action="store_true",
+                        help="start a new ledger where the state directory held one that is "
+                             "now missing, empty or another (the history is lost)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -28,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
                 update={"web_config_file": args.web_config_file})}
         )
     log_setup(args, config.probe.log_level)
-    daemon = Daemon(config, config_path=args.config)
+    daemon = Daemon(config, config_path=args.config, new_ledger=args.new_ledger)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(daemon.serve())
 

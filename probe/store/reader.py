@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from probe.contracts.model import Declared
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.store import exclusions
-from probe.store.schema import connect
+from probe.store.schema import connect, quick_check
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -69,6 +69,11 @@ class LedgerReader:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def verify(self) -> None:
+        """`PRAGMA quick_check` first: a malformed ledger is refused, never reported on."""
+        with self._read() as conn:
+            quick_check(conn, self.path)
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the read connection (for modules that own tables, e.g. quorum)."""

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
-from probe.store import exclusions
+from probe.store import exclusions, identity
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
-from probe.store.schema import LEDGER_FILE, connect, migrate, schema_version
+from probe.store.schema import LEDGER_FILE, LedgerError, connect, migrate, schema_version
 
 T = TypeVar("T")
 VerdictHook = Callable[[sqlite3.Connection, list[WindowVerdict]], None]
@@ -43,13 +43,33 @@ def _count_day(conn: sqlite3.Connection, v: WindowVerdict, sign: int) -> None:
 class Ledger(LedgerReader):
     """The writer. One per state directory; all writes are single transactions."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, new_ledger: bool = False) -> None:
+        """Open (or create) the ledger of `state_dir`. A ledger this directory held that is
+        now missing, empty or another one is refused unless `new_ledger` (then a 0-byte or
+        missing file starts a new history and the directory records its identity)."""
         path = Path(state_dir) / LEDGER_FILE
+        if not new_ledger:
+            identity.check_present(state_dir)
+        elif path.exists() and path.stat().st_size == 0:
+            path.unlink()
         conn = connect(path, readonly=False)
         super().__init__(path, conn)
         self._hooks: list[VerdictHook] = []
-        with self._lock:
-            migrate(conn, path)
+        try:
+            with self._lock:
+                migrate(conn, path)
+                ledger_id = str(conn.execute(
+                    "SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
+            if not new_ledger:
+                identity.check_same(state_dir, ledger_id)
+            identity.record(state_dir, ledger_id)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise LedgerError(f"cannot open ledger {path}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self.ledger_id = ledger_id
 
     def add_verdict_hook(self, hook: VerdictHook) -> None:
         """`hook(conn, written)` runs inside every `write_verdicts` transaction that wrote
