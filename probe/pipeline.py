@@ -180,11 +180,13 @@ class Decider:
     ) -> list[WindowVerdict]:
         """On the ledger thread: the verdicts of [start, end), exclusions, one commit."""
         ledger = self._worker.ledger
-        verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
-                                start=start, end=end, now=now)
-        if self._adjust is not None:
-            verdicts = self._adjust(config, verdicts)
-        return ledger.write_verdicts(verdicts, "decider", {(contract_name, "local"): end})
+
+        def compute() -> list[WindowVerdict]:
+            verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
+                                    start=start, end=end, now=now)
+            return verdicts if self._adjust is None else self._adjust(config, verdicts)
+
+        return ledger.decide_and_write(compute, "decider", {(contract_name, "local"): end})
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

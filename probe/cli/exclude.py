@@ -2,8 +2,10 @@
 
 The record and the verdict revisions it causes are written in one SQLite transaction
 (`Ledger.record_exclusion`), so concurrent `exclude` runs serialise on the ledger's write
-lock and none is lost, and a kill leaves either both or neither. The command never runs the
-decider: it only re-lays exclusions on windows already decided.
+lock and none is lost, and a kill leaves either both or neither. A retry of the same
+reference with the same terms (after a kill, a lost answer) succeeds and changes nothing; a
+conflicting one is refused. The command never runs the decider: it only re-lays exclusions
+on windows already decided. See docs/exclusions.md.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
                           args.reference, who, "ledger", at=now)
         if args.revert:
             record = replace(record, reverted_at=now, reverted_by=who)
-        stored, written = ledger.record_exclusion(
+        stored, written, new = ledger.record_exclusion(
             record, lambda r: revisions_due(config, ledger, now, args.scope,
                                             since=r.start, until=r.end))
     except (KeyError, ValueError) as exc:
@@ -103,6 +105,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     action = "reverted" if args.revert else "recorded"
+    if not new:
+        action = f"was already {action} (nothing changed)"
     print(f"exclusion {stored.reference} ({stored.reason}) {action} by "
           f"{stored.reverted_by or stored.by}; {written} window revisions written")
     return EXIT_OK

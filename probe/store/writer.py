@@ -182,13 +182,31 @@ class Ledger(LedgerReader):
         with the verdicts, so a crash never leaves a decided window without its verdict.
         """
         with self._transaction() as conn:
-            written = self._write_verdicts(conn, verdicts, author)
-            for (contract, scope), next_window in (cursors or {}).items():
-                conn.execute(
-                    "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-                    "SET next_window=MAX(next_window, excluded.next_window)",
-                    (contract, scope, next_window),
-                )
+            return self._write_verdicts_and_cursors(conn, verdicts, author, cursors)
+
+    def decide_and_write(
+        self, compute: Callable[[], list[WindowVerdict]], author: str,
+        cursors: dict[tuple[str, str], int],
+    ) -> list[WindowVerdict]:
+        """`write_verdicts` of what `compute()` returns, computed inside the transaction.
+
+        The decider reads attempts and declared exclusions in `compute`; holding SQLite's
+        write lock meanwhile means an `exclude` committed by another process is either seen
+        here or sees this window decided and revises it, never neither."""
+        with self._transaction() as conn:
+            return self._write_verdicts_and_cursors(conn, compute(), author, cursors)
+
+    def _write_verdicts_and_cursors(
+        self, conn: sqlite3.Connection, verdicts: Iterable[WindowVerdict], author: str,
+        cursors: dict[tuple[str, str], int] | None,
+    ) -> list[WindowVerdict]:
+        written = self._write_verdicts(conn, verdicts, author)
+        for (contract, scope), next_window in (cursors or {}).items():
+            conn.execute(
+                "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
+                "SET next_window=MAX(next_window, excluded.next_window)",
+                (contract, scope, next_window),
+            )
         return written
 
     def _write_verdicts(self, conn: sqlite3.Connection, verdicts: Iterable[WindowVerdict],
@@ -259,14 +277,16 @@ class Ledger(LedgerReader):
     def record_exclusion(
         self, record: Declared,
         due: Callable[[Declared], Iterable[tuple[str, list[WindowVerdict]]]],
-    ) -> tuple[Declared, int]:
+    ) -> tuple[Declared, int, bool]:
         """Store a declared exclusion (or its revert) and the verdict revisions it causes, in
         one transaction: a crash leaves both or neither. `due` runs after the record is
         visible inside the transaction, and is given the stored record (a revert: the
         record it reverted, with its range), so the revisions see it and every exclusion
-        that other writers committed before."""
+        that other writers committed before. Returns (stored, revisions written, whether
+        the record is new); an identical retry stores nothing and still lays the
+        exclusions, which finds nothing left to revise."""
         with self._transaction() as conn:
-            stored = exclusions.store(conn, record)
+            stored, new = exclusions.store(conn, record)
             written = sum(len(self._write_verdicts(conn, batch, author))
                           for author, batch in due(stored))
-        return stored, written
+        return stored, written, new
