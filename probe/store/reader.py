@@ -98,6 +98,25 @@ class LedgerReader:
         return [Attempt(r[0], r[1], r[2], roles[r[3]], bool(r[4]), r[5], r[6],
                         retried=bool(r[7])) for r in rows]
 
+    def max_attempt_id(self) -> int:
+        """The id of the newest stored attempt (ids only grow), 0 for none."""
+        with self._read() as conn:
+            row = conn.execute("SELECT MAX(id) FROM attempts").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def late_windows(self, after_id: int, upto_id: int, before: int,
+                     window_seconds: int) -> list[int]:
+        """Starts of windows before `before` (a decider cursor: decided already) that hold
+        an attempt stored with `after_id < id <= upto_id`: attempts that arrived after
+        their window was decided (a backward clock step). Oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT CAST(started_at / ? AS INTEGER) * ? FROM attempts "
+                "WHERE id > ? AND id <= ? AND started_at < ? ORDER BY 1",
+                (window_seconds, window_seconds, after_id, upto_id, before),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def windows(
         self, contract: str, start: int, end: int, scope: str = "local",
         service: str | None = None,
@@ -258,6 +277,14 @@ class LedgerReader:
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [_verdict_row(r) for r in rows]
+
+    def first_window(self, contract: str, scope: str = "local") -> int | None:
+        """The start of the oldest decided window of `contract`, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT MIN(window_start) FROM windows WHERE contract=? AND scope=?",
+                (contract, scope)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def latest_window(self, contract: str, service: str,
                       scope: str = "local") -> WindowVerdict | None:

@@ -255,9 +255,16 @@ class Ledger(LedgerReader):
         return written
 
     def prune_attempts(self, before: float) -> int:
-        """Drop attempts older than the retention; verdicts and counters are kept for good."""
+        """Drop attempts older than the retention; verdicts and counters are kept for good.
+        `meta.attempts_pruned_before` says from when on windows can be recomputed from
+        their attempts (`sla-probe check --consistency`)."""
         with self._transaction() as conn:
             cur = conn.execute("DELETE FROM attempts WHERE started_at < ?", (before,))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('attempts_pruned_before', ?) "
+                "ON CONFLICT(key) DO UPDATE "
+                "SET value=MAX(CAST(value AS REAL), CAST(excluded.value AS REAL))",
+                (before,))
             return cur.rowcount
 
     def checkpoint(self) -> None:
