@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
+from probe.fields import StrictModel
 from probe.secrets import Secret, resolve_file_keys
 
 PLACEHOLDERS = frozenset(
@@ -48,10 +49,10 @@ _CURVES: dict[str, type[ec.EllipticCurve]] = {
 }
 
 
-class _FileKeyModel(BaseModel):
+class _FileKeyModel(StrictModel):
     """A strict nested model where `x_file: PATH` reads secret `x` from a file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     @model_validator(mode="before")
     @classmethod

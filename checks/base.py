@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
 from probe.durations import Duration
+from probe.fields import Name, StrictModel
 from probe.secrets import resolve_file_keys
 
 if TYPE_CHECKING:
@@ -107,13 +108,12 @@ class ClosableCheck(Check, Protocol):
     async def aclose(self) -> None: ...
 
 
-class CheckConfig(BaseModel):
+class CheckConfig(StrictModel):
     """Fields every check has. Plugins subclass it with `type: Literal[...]` and their own."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     secret_fields: ClassVar[frozenset[str]] = frozenset()
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    name: Name
     type: str
     interval: Duration = 10.0
     timeout: Duration = 2.0

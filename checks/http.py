@@ -10,21 +10,18 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from checks import base
 from checks.base import AttemptContext, CheckFailure, CheckType, Resources, Result
 from checks.jsonpath import MISSING, compile_path, lookup
 from checks.transport.http import HttpClient, RequestConfig, encode_json, with_content_type
 from probe.durations import Duration
+from probe.fields import StrictModel
 from probe.secrets import redact
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class JsonAssertion(_Strict):
+class JsonAssertion(StrictModel):
     """`path` must exist; optionally equal a value, be one of values, or match a regex."""
 
     path: str
@@ -46,7 +43,7 @@ class JsonAssertion(_Strict):
         return value
 
 
-class Expect(_Strict):
+class Expect(StrictModel):
     status: list[int] = Field(default_factory=lambda: [200])
     json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
     regex: str | None = None

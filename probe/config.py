@@ -13,6 +13,7 @@ from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_c
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, DeclaredExclusion
 from probe.durations import Duration
+from probe.evidence.config import EvidenceConfig
 from probe.fields import NAME_PATTERN, Name, StrictModel
 from probe.model import CONTROL_SERVICE
 from probe.quorum.config import QuorumConfig
@@ -64,6 +65,7 @@ class Config(StrictModel):
     maintenance: list[MaintenanceEntry] = Field(default_factory=list)
     exclusions: list[DeclaredExclusion] = Field(default_factory=list)
     quorum: QuorumConfig | None = None
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
 
     def contract(self, name: str) -> ContractConfig:
         for contract in self.contracts:

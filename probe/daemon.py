@@ -23,6 +23,7 @@ from checks.base import Resources
 from probe.clock import Clock, ClockSteps, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
+from probe.evidence.service import EvidenceService
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
 from probe.metrics.process import process_metric_families
@@ -31,10 +32,10 @@ from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
-from probe.statuspage import add_status_routes
 from probe.store import Ledger, LedgerWorker, StateDirLock
-from probe.web import build_app, start_site
-from probe.webconfig import load_web_config
+from probe.web.app import build_app, start_site
+from probe.web.config import load_web_config
+from probe.web.status.routes import add_status_routes
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
@@ -77,6 +78,7 @@ class Daemon:
         self._resources = Resources(clock=self.clock)
         self._draining = False
         self.quorum: QuorumNode | None = None
+        self.evidence: EvidenceService | None = None
         self._notifier = SdNotifier()
         self._new_ledger = new_ledger
         self._lock: StateDirLock | None = None
@@ -114,6 +116,8 @@ class Daemon:
             None if probe.web_config_file is None
             else load_web_config(probe.web_config_file)
         )
+        for notice in web_config.notices if web_config is not None else ():
+            log.info("web_config_notice", notice=notice)
         self._ledger = Ledger(probe.state_dir, new_ledger=self._new_ledger)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(probe.state_dir)
@@ -129,6 +133,9 @@ class Daemon:
             self._ledger.add_verdict_hook(self.quorum.outbox_hook)
             self.decider.subscribe(self.quorum.on_local_verdicts)
             self._metric_extras.append(self.quorum.metric_families)
+        # the chained ledger's key (docs/evidence.md); it writes only after the bind below
+        self.evidence = EvidenceService(config, self._worker, self.clock)
+        self._metric_extras.append(self.evidence.metric_families)
         self.scheduler = Scheduler(
             self._jobs, self.clock, self.writer.put, max_concurrency=probe.max_concurrency,
             spread=probe.spread, jitter=probe.jitter,
@@ -157,6 +164,8 @@ class Daemon:
             await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        # the config's entries and a first signed head in the chain
+        await self.evidence.start()
         gaps = await self.decider.decide_ready()
         if gaps:
             log.info("caught_up", windows=len(gaps),
@@ -185,6 +194,8 @@ class Daemon:
                 group.create_task(writer.run(writer_stop), name="attempt-writer")
                 group.create_task(decider.run(self.stop_event), name="decider")
                 group.create_task(self._prune_loop(), name="pruner")
+                if self.evidence is not None:
+                    group.create_task(self.evidence.run(self.stop_event), name="evidence")
                 if self.quorum is not None:
                     group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
                     if self.quorum.decider is not None:
@@ -310,6 +321,8 @@ class Daemon:
                 await self.quorum.decider.start()
         await self.decider.start()
         await self._revise_exclusions()
+        if self.evidence is not None:
+            await self.evidence.reconfigure(new)
         self.scheduler.replace_jobs(jobs)
         log.info("reloaded", checks=len(jobs), contracts=len(new.contracts))
         self._notifier.ready(f"probing {len(jobs)} checks")
@@ -355,9 +368,10 @@ class Daemon:
         while not self.stop_event.is_set():
             assert self._worker is not None
             try:
-                removed = await self._worker.call(
-                    self._worker.ledger.prune_attempts, self.clock.wall() - retention
-                )
+                before = self.clock.wall() - retention
+                if self.evidence is not None:  # only what a closed evidence pack holds
+                    before = self.evidence.prune_before(before)
+                removed = await self._worker.call(self._worker.ledger.prune_attempts, before)
                 if removed:
                     log.info("attempts_pruned", removed=removed)
             except Exception:

@@ -24,7 +24,7 @@ from probe.daemon import Daemon
 from probe.demo_signer import make_signing_handler, public_key_pem, signing_check_config
 from probe.model import WindowVerdict
 from probe.store import Ledger, LedgerReader
-from probe.web import start_site
+from probe.web.app import start_site
 from probe.yamlsource import SourceMap
 
 CYCLE = 12

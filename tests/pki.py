@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -59,7 +60,10 @@ class CertificateAuthority:
         )
         self.cert_path = _write(directory, name, self._cert, self._key).cert
 
-    def issue(self, stem: str, *, server: bool) -> Issued:
+    def issue(self, stem: str, *, server: bool,
+              sans: Sequence[x509.GeneralName] = ()) -> Issued:
+        """A leaf certificate; a server one names localhost and 127.0.0.1, a client one
+        the `sans` given (none by default)."""
         key = _key()
         now = dt.datetime.now(dt.UTC)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -80,4 +84,7 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName([
                 x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             ]), critical=False)
+        elif sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)),
+                                            critical=False)
         return _write(self.directory, stem, builder.sign(self._key, hashes.SHA256()), key)

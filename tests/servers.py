@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from probe.web import start_site
+from probe.web.app import start_site
 
 
 class ScheduledTarget:

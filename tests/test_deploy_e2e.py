@@ -23,7 +23,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from probe.web import start_site
+from probe.web.app import start_site
 from tests.conftest import free_port
 from tests.promstack import (
     ALERTMANAGER_CONFIG,

@@ -12,12 +12,12 @@ import hashlib
 import ssl
 
 from cryptography import x509
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from probe.fields import StrictModel
 
 
-class TlsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TlsOptions(StrictModel):
     verify: bool = True
     ca_file: str | None = None
     cert_file: str | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from probe import __version__
-from probe.cli import check, demo, exclude, report, run, validate
+from probe.cli import check, demo, evidence, exclude, report, run, validate, verify
 from probe.cli.common import EXIT_FAILED
 from probe.yamlsource import ConfigError
 
@@ -22,9 +22,11 @@ from probe.yamlsource import ConfigError
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "run": (run, "run the daemon"),
     "check": (check, "one attempt of each (or the named) check, now"),
-    "validate": (validate, "validate a config file"),
+    "validate": (validate, "validate a config file (and a web config file)"),
     "report": (report, "the month report"),
     "exclude": (exclude, "declare (or --revert) an exclusion in the ledger"),
+    "evidence": (evidence, "write the evidence pack of a contract's month"),
+    "verify": (verify, "verify an evidence pack (no config, no ledger needed)"),
     "demo": (demo, "a simulated vendor with scripted outages, and the daemon"),
 }
 

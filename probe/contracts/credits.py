@@ -16,18 +16,15 @@ from fractions import Fraction
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from probe.durations import Duration
+from probe.fields import StrictModel
 
 _MODES = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rounding(_Strict):
+class Rounding(StrictModel):
     """How the uptime percentage is rounded before the tiers are looked up."""
 
     decimals: int = Field(default=2, ge=0, le=6)
@@ -38,7 +35,7 @@ class Rounding(_Strict):
         return exact.quantize(Decimal(1).scaleb(-self.decimals), rounding=_MODES[self.mode])
 
 
-class Tier(_Strict):
+class Tier(StrictModel):
     """`amount` is owed when `min <= rounded uptime < max` (percent)."""
 
     min: Decimal = Field(default=Decimal(0), ge=0, le=100)
@@ -61,7 +58,7 @@ class Tier(_Strict):
         return f"[{self.min:.{decimals}f}, {self.max:.{decimals}f})"
 
 
-class CreditPolicy(_Strict):
+class CreditPolicy(StrictModel):
     """What a missed target earns: `percent` of monthly fees or `days` of licence."""
 
     unit: Literal["percent", "days"]

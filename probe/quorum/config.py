@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -20,6 +19,7 @@ from pydantic import (
 from checks.transport.mqtt import broker_port, validate_broker
 from checks.transport.tls import TlsOptions, build_ssl_context
 from probe.durations import Duration
+from probe.fields import NAME_PATTERN, StrictModel
 from probe.quorum.codec import (
     KeyFormatError,
     load_private_key,
@@ -29,11 +29,11 @@ from probe.quorum.codec import (
 )
 from probe.secrets import Secret, resolve_file_keys
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+class _Strict(StrictModel):
+    """Quorum sections carry keys: pydantic errors never echo their input."""
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(hide_input_in_errors=True)
 
 
 class BrokerConfig(_Strict):

@@ -145,7 +145,31 @@ MIGRATIONS: tuple[str, ...] = (
         ORDER BY r.key;
     DELETE FROM meta WHERE key = 'declared_exclusions';
     """,
-    # 6: the ledger's identity (probe/store/identity.py keeps a copy beside the file, so a
+    # 6: the tamper-evident ledger (probe/store/chain.py): one chain record per committed
+    # batch of attempts, batch of verdict revisions, exclusion and maintenance entry; the
+    # rows point back at their record; signed heads with their RFC 3161 timestamps
+    """
+    CREATE TABLE chain (
+        seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at INTEGER NOT NULL,
+        prev TEXT NOT NULL, parts TEXT NOT NULL, hash TEXT NOT NULL,
+        first_id INTEGER, last_id INTEGER
+    );
+    CREATE INDEX chain_at ON chain (at);
+    CREATE TABLE chain_entries (
+        seq INTEGER NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL,
+        key TEXT, PRIMARY KEY (seq, subject)
+    );
+    CREATE INDEX chain_entries_key ON chain_entries (key);
+    CREATE TABLE chain_heads (
+        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, at INTEGER NOT NULL,
+        payload TEXT NOT NULL, signature TEXT NOT NULL,
+        tsa BLOB, tsa_tries INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX chain_heads_at ON chain_heads (at);
+    ALTER TABLE attempts ADD COLUMN batch INTEGER;
+    ALTER TABLE window_revisions ADD COLUMN link INTEGER;
+    """,
+    # 7: the ledger's identity (probe/store/identity.py keeps a copy beside the file, so a
     # ledger that went missing or empty is refused instead of silently re-initialised)
     """
     INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
-from probe.store import exclusions, identity
+from probe.store import chain, exclusions, identity
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
 from probe.store.schema import LEDGER_FILE, LedgerError, connect, migrate, schema_version
 
@@ -143,10 +143,11 @@ class Ledger(LedgerReader):
                 last[(a.service, a.check)] = (a.service, a.check, role, a.started_at, ok,
                                               a.failure_class, a.latency, evidence)
         with self._transaction() as conn:
+            batch_seq = chain.chain_attempts(conn, rows)  # the batch's chain record
             conn.executemany(
                 "INSERT INTO attempts (started_at, service, check_name, role, ok, "
-                "failure_class, latency, detail, evidence, retried) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "failure_class, latency, detail, evidence, retried, batch) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {int(batch_seq)})",
                 rows,
             )
             conn.executemany(
@@ -213,6 +214,9 @@ class Ledger(LedgerReader):
                         author: str) -> list[WindowVerdict]:
         """The body of `write_verdicts`, inside the caller's transaction."""
         written: list[WindowVerdict] = []
+        link = chain.next_seq(conn)  # the chain record these revisions will get
+        chained: list[tuple[Any, ...]] = []
+        ids: list[int] = []
         for v in verdicts:
             row = conn.execute(
                 f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND service=? "
@@ -236,13 +240,15 @@ class Ledger(LedgerReader):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, revision, v.decided_at, v.note),
             )
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO window_revisions (contract, service, scope, window_start, "
                 "window_seconds, verdict, reason, attempts, failures, failure_classes, "
-                "revision, decided_at, author, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, revision, v.decided_at, author, v.note),
+                "revision, decided_at, author, note, link) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, revision, v.decided_at, author, v.note, link),
             )
+            chained.append((*values, revision, v.decided_at, author, v.note))
+            ids.append(int(cur.lastrowid or 0))
             conn.execute(
                 "INSERT INTO window_counts VALUES (?, ?, ?, ?, ?, 1) "
                 "ON CONFLICT DO UPDATE SET count=count+1",
@@ -250,6 +256,7 @@ class Ledger(LedgerReader):
             )
             written.append(stored)
         if written:
+            chain.chain_revisions(conn, link, chained, ids[0], ids[-1])
             for hook in self._hooks:
                 hook(conn, written)
         return written
@@ -259,13 +266,13 @@ class Ledger(LedgerReader):
         `meta.attempts_pruned_before` says from when on windows can be recomputed from
         their attempts (`sla-probe check --consistency`)."""
         with self._transaction() as conn:
-            cur = conn.execute("DELETE FROM attempts WHERE started_at < ?", (before,))
+            removed = chain.prune_attempts(conn, before)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('attempts_pruned_before', ?) "
                 "ON CONFLICT(key) DO UPDATE "
                 "SET value=MAX(CAST(value AS REAL), CAST(excluded.value AS REAL))",
                 (before,))
-            return cur.rowcount
+            return removed
 
     def checkpoint(self) -> None:
         with self._lock:
@@ -294,6 +301,17 @@ class Ledger(LedgerReader):
         exclusions, which finds nothing left to revise."""
         with self._transaction() as conn:
             stored, new = exclusions.store(conn, record)
+            if new:
+                chain.chain_entry(conn, "exclusion", stored.contract, {
+                    "action": "revert" if record.reverted_at is not None else "record",
+                    "exclusion": stored.to_json()}, at=record.reverted_at or record.at or 0.0)
             written = sum(len(self._write_verdicts(conn, batch, author))
                           for author, batch in due(stored))
         return stored, written, new
+
+    def chain_entries(self, entries: Iterable[tuple[str, str, dict[str, Any], float, str]]) -> int:
+        """Chain (kind, contract, content, seen at, key) entries from the config
+        (maintenance, declared exclusions) not chained before under their key."""
+        with self._transaction() as conn:
+            return sum(chain.chain_entry(conn, kind, subject, content, at=at, key=key) is not None
+                       for kind, subject, content, at, key in entries)

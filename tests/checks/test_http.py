@@ -22,7 +22,7 @@ from checks.base import CheckFailure, Resources, Result
 from checks.http import HttpCheck, HttpConfig
 from probe.clock import SystemClock
 from probe.scheduler import run_attempt
-from probe.web import start_site
+from probe.web.app import start_site
 from tests.checks.conftest import MakeCtx, Pki, StartServer, server_ssl_context
 from tests.realtools import free_port
 

@@ -15,8 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from probe.config import Config
 from probe.model import Reason, Verdict, WindowVerdict
-from probe.statuspage import DailyCounts, add_status_routes, build_status, render_status_page
 from probe.store import Ledger
+from probe.web.status.data import DailyCounts, build_status
+from probe.web.status.html import render_status_page
+from probe.web.status.routes import add_status_routes
 from tests.realtools import free_port, require_tool
 from tests.support.builders import SIMPLE_SUPPORT, ZURICH, FixedClock, at, config, contract, run
 

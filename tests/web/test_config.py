@@ -1,100 +1,24 @@
+"""The web config's original behaviour: loading, basic auth, client certificates, and the
+daemon's listener using it."""
+
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import bcrypt
 import pytest
-from aiohttp import web
 
-from probe import webconfig
 from probe.cli import main
 from probe.config import parse_config
 from probe.daemon import Daemon
-from probe.webconfig import WebConfig, WebConfigError, load_web_config
-from tests.pki import CertificateAuthority, Issued
+from probe.web import guard
+from probe.web.config import WebConfig, WebConfigError, load_web_config
 from tests.test_daemon import config_text
-
-PASSWORD = "s3cret-scrape"
-HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    directory = tmp_path_factory.mktemp("pki")
-    ca = CertificateAuthority(directory, "test-ca")
-    rogue = CertificateAuthority(directory, "rogue-ca")
-    return {
-        "dir": directory,
-        "ca": ca.cert_path,
-        "server": ca.issue("server", server=True),
-        "client": ca.issue("client", server=False),
-        "rogue_client": rogue.issue("rogue-client", server=False),
-    }
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-Serve = Callable[[WebConfig], Awaitable[str]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    runners: list[web.AppRunner] = []
-
-    async def start(config: WebConfig) -> str:
-        async def hello(_: web.Request) -> web.Response:
-            return web.Response(text="sla_probe_build_info 1\n")
-
-        app = web.Application(middlewares=[config.middleware(public_paths=["/-/healthy"])])
-        app.router.add_get("/metrics", hello)
-        app.router.add_get("/-/healthy", hello)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        runners.append(runner)
-        context = config.ssl_context()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        port = runner.addresses[0][1]
-        return f"{'https' if context else 'http'}://127.0.0.1:{port}"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
-
-
-def client_context(pki: dict[str, Any], client: Issued | None = None,
-                   max_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki["ca"]))
-    if client is not None:
-        context.load_cert_chain(client.cert, client.key)
-    if max_version is not None:
-        context.maximum_version = max_version
-    return context
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-async def get(url: str, *, headers: dict[str, str] | None = None,
-              context: ssl.SSLContext | None = None) -> tuple[int, dict[str, str], str]:
-    connector = aiohttp.TCPConnector(ssl=context) if context else aiohttp.TCPConnector()
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with (
-        aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-        session.get(url, headers=headers) as response,
-    ):
-        return response.status, dict(response.headers), await response.text()
+from tests.web.conftest import HASH, PASSWORD, Serve, basic, client_context, get, write
 
 
 class TestLoadWebConfig:
@@ -125,12 +49,18 @@ class TestLoadWebConfig:
         with pytest.raises(WebConfigError, match="key_file: required"):
             load_web_config(path)
 
-    def test_verifying_client_auth_needs_a_client_ca(self, tmp_path: Path) -> None:
-        path = write(tmp_path / "web.yml", (
-            "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n"
+    def test_verifying_client_auth_without_a_client_ca_uses_the_system_roots(
+        self, pki: dict[str, Any]
+    ) -> None:
+        path = write(pki["dir"] / "web-system-roots.yml", (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
             "  client_auth_type: RequireAndVerifyClientCert\n"))
-        with pytest.raises(WebConfigError, match="client_ca_file: required by Require"):
-            load_web_config(path)
+        context = load_web_config(path).ssl_context()
+        assert context is not None
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        system = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        system.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+        assert context.cert_store_stats() == system.cert_store_stats()
 
     def test_client_ca_without_client_auth_is_refused(self, tmp_path: Path) -> None:
         path = write(tmp_path / "web.yml", (
@@ -158,7 +88,9 @@ class TestLoadWebConfig:
     def test_unloadable_certificate_names_the_file(self, tmp_path: Path) -> None:
         path = write(tmp_path / "web.yml", (
             "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n"))
-        with pytest.raises(WebConfigError, match=r"web.yml: .*missing\.crt"):
+        with pytest.raises(
+            WebConfigError, match=r"web\.yml:2: tls_server_config\.cert_file: .*missing\.crt"
+        ):
             load_web_config(path)
 
     def test_relative_paths_resolve_against_the_config_directory(
@@ -226,7 +158,7 @@ class TestBasicAuthMiddleware:
             calls.append(password)
             return real(password, hashed)
 
-        monkeypatch.setattr(webconfig.bcrypt, "checkpw", counting)
+        monkeypatch.setattr(guard.bcrypt, "checkpw", counting)
         url = f"{await serve(config)}/metrics"
         for _ in range(3):
             assert (await get(url, headers=basic("prometheus", PASSWORD)))[0] == 200
