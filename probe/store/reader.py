@@ -132,6 +132,29 @@ class LedgerReader:
             rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
         return [_verdict_row(r) for r in rows]
 
+    def windows_page(
+        self, contract: str, start: int, end: int, scope: str = "local", *,
+        service: str | None = None, after: tuple[str, int] | None = None, limit: int = 1000,
+    ) -> list[WindowVerdict]:
+        """At most `limit` current verdicts in [start, end), by service then window start,
+        from just after the row `after` (service, window_start): one page of the API.
+
+        Walks the primary key (contract, service, scope, window_start) from the cursor, so
+        a page costs the same at the end of a 432k-window month as at its start; the `+`
+        keeps SQLite from preferring `windows_month` and sorting the whole range."""
+        service_from, start_after = after if after is not None else ("", start - 1)
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+               "AND +window_start >= ? AND +window_start < ? "
+               "AND (service, scope, window_start) > (?, ?, ?)")
+        args: list[Any] = [contract, scope, start, end, service_from, scope, start_after]
+        if service is not None:
+            sql += " AND service=?"
+            args.append(service)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY service, scope, window_start LIMIT ?",
+                                [*args, limit]).fetchall()
+        return [_verdict_row(r) for r in rows]
+
     def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
                         *, failed_up: bool = False) -> list[WindowVerdict]:
         """The windows a month's figures need row by row: every one that is not `up` (down,
