@@ -63,7 +63,7 @@ def _ledger(state: Path, per_service: int) -> None:
 def _config(state: Path, port: int, target: str) -> str:
     checks = "\n".join(
         f"  - {{name: v{i}, checks: [{{name: get, type: http, url: \"{target}\", "
-        f"interval: 1s, timeout: 2s}}]}}" for i in range(20))
+        f"interval: 1s, timeout: 800ms}}]}}" for i in range(20))
     return (f"probe: {{vantage: bench, state_dir: \"{state}\", listen: \"127.0.0.1:{port}\"}}\n"
             f"services:\n{checks}\n"
             f"controls:\n  - {{name: reach, type: http, url: \"{target}\", interval: 1s}}\n"
