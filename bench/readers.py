@@ -142,7 +142,7 @@ def run(quick: bool = False, out: Path | None = None) -> dict[str, Any]:
                               "rows_per_client": pulled}
     finally:
         server.shutdown()
-    save("readers", result, out)
+    save("readers-quick" if quick else "readers", result, out)
     print(table(["phase", "p99 lag (ms)", "RSS (MiB)"], [
         ["idle", f"{result['idle']['p99_lag_ms']:.1f}", f"{result['idle']['rss_mib']:.0f}"],
         [f"3 clients pull {result['windows']:,} windows",
