@@ -64,11 +64,15 @@ def _config(state: Path, port: int, target: str) -> str:
     checks = "\n".join(
         f"  - {{name: v{i}, checks: [{{name: get, type: http, url: \"{target}\", "
         f"interval: 1s, timeout: 800ms}}]}}" for i in range(20))
+    bulk = "\n".join(f"  - {{name: s{i}, checks: [{{name: get, type: http, url: \"{target}\", "
+                     f"interval: 10s, timeout: 2s}}]}}" for i in range(SERVICES))
+    objectives = ", ".join(f"{{service: s{i}, target: 99.9}}" for i in range(SERVICES))
     return (f"probe: {{vantage: bench, state_dir: \"{state}\", listen: \"127.0.0.1:{port}\"}}\n"
-            f"services:\n{checks}\n"
+            f"services:\n{checks}\n{bulk}\n"
             f"controls:\n  - {{name: reach, type: http, url: \"{target}\", interval: 1s}}\n"
             "contracts:\n  - {name: c, window: 10s, down_rule: all, objectives: "
-            "[{service: v0, target: 99.9}]}\n")
+            "[{service: v0, target: 99.9}]}\n"
+            f"  - {{name: c1, window: 60s, down_rule: all, objectives: [{objectives}]}}\n")
 
 
 def _lag(port: int) -> tuple[list[float], list[float]]:
@@ -84,7 +88,7 @@ def _p99(before: tuple[list[float], list[float]], after: tuple[list[float], list
 
 
 def _pull(port: int, deadline: float, out: list[int]) -> None:
-    url = f"http://127.0.0.1:{port}/api/v1/windows?contract=c1&from=0&to=9999999999"
+    url = f"http://127.0.0.1:{port}/api/v1/windows?contract=c1&from=0&to=1750000000"
     cursor: str | None = ""
     rows = 0
     while cursor is not None and time.monotonic() < deadline:

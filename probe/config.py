@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from checks.base import CheckConfig
-from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
+from checks.registry import MissingExtraError, UnknownCheckTypeError, lookup, validate_config
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, DeclaredExclusion
-from probe.durations import Duration
+from probe.durations import STRICT_DURATIONS, Duration, format_duration
 from probe.evidence.config import EvidenceConfig
-from probe.fields import NAME_PATTERN, Name, StrictModel
+from probe.feeds.config import AlertmanagerConfig, VendorFeedConfig
+from probe.fields import NAME_PATTERN, Name, StrictModel, did_you_mean, known_keys
 from probe.model import CONTROL_SERVICE
 from probe.quorum.config import QuorumConfig
-from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
+from probe.secrets import config_path, paths_relative_to
+from probe.yamlsource import ConfigError, Loc, SourceMap, format_loc, load_yaml, parse_yaml
 
 
 class ProbeSection(StrictModel):
     vantage: str = Field(default="local", pattern=NAME_PATTERN)
-    state_dir: Path = Path("./state")
+    state_dir: Path = Field(default=Path("state"), validate_default=True)
     listen: str = "127.0.0.1:9464"
     max_concurrency: int = Field(default=256, ge=1, le=100_000)
     spread: bool = True
@@ -32,6 +35,11 @@ class ProbeSection(StrictModel):
     attempt_retention: Duration = 35 * 86400.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     web_config_file: Path | None = None
+
+    @field_validator("state_dir", "web_config_file")
+    @classmethod
+    def _anchored(cls, value: Path | None) -> Path | None:
+        return None if value is None else config_path(value)
 
     @field_validator("listen")
     @classmethod
@@ -66,6 +74,22 @@ class Config(StrictModel):
     exclusions: list[DeclaredExclusion] = Field(default_factory=list)
     quorum: QuorumConfig | None = None
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    vendor_feeds: list[VendorFeedConfig] = Field(default_factory=list)
+    alertmanager: AlertmanagerConfig | None = None
+    # Maintenance imported from vendor feeds (probe.feeds.plan), judged with `maintenance`.
+    _imported: tuple[MaintenanceEntry, ...] = PrivateAttr(default=())
+
+    def with_imported(self, entries: Sequence[MaintenanceEntry]) -> Config:
+        """This config with `entries` (imported from vendor feeds) in its maintenance plan,
+        replacing any imported before; the file's own `maintenance:` is unchanged."""
+        copy = self.model_copy()
+        copy.__dict__.pop("maintenance_plan", None)  # model_copy keeps the cached plan
+        copy._imported = tuple(entries)
+        return copy
+
+    @property
+    def imported_maintenance(self) -> tuple[MaintenanceEntry, ...]:
+        return self._imported
 
     def contract(self, name: str) -> ContractConfig:
         for contract in self.contracts:
@@ -83,7 +107,8 @@ class Config(StrictModel):
     def maintenance_plan(self) -> dict[str, list[Assessment]]:
         """Per contract, its maintenance entries judged against its rules (once per load)."""
         return {
-            c.name: assess([m for m in self.maintenance if m.contract == c.name],
+            c.name: assess([m for m in (*self.maintenance, *self._imported)
+                            if m.contract == c.name],
                            c.maintenance_rules, c.zone, c.window_seconds)
             for c in self.contracts
         }
@@ -95,16 +120,28 @@ class Config(StrictModel):
         return max((c.timeout * (2 if c.confirm_retry else 1) for c in checks), default=0.0)
 
 
-def _message(error: Any) -> str:
+# Config files spell durations with a unit (`interval: 2000` is refused, see durations.py).
+CONTEXT = {STRICT_DURATIONS: True}
+
+
+def _message(error: Any, model: type[StrictModel] | type[CheckConfig] | None = None) -> str:
     msg = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden" and model is not None and loc:
+        known = known_keys(model, loc[:-1])
+        return f"unknown key `{loc[-1]}`{did_you_mean(str(loc[-1]), known)}"
+    if error["type"] == "string_type":
+        return ("must be text: quote it (a bare 01234567 is read as a number and loses "
+                "its leading zero)")
     return msg
 
 
-def _problems(exc: ValidationError, source: SourceMap, prefix: Loc = ()) -> list[str]:
-    return [source.problem((*prefix, *e["loc"]), _message(e)) for e in exc.errors()]
+def _problems(exc: ValidationError, source: SourceMap, prefix: Loc = (),
+              model: type[StrictModel] | type[CheckConfig] | None = Config) -> list[str]:
+    return [source.problem((*prefix, *e["loc"]), _message(e, model)) for e in exc.errors()]
 
 
 def _check_lists(data: dict[str, Any]) -> list[tuple[Loc, dict[str, Any]]]:
@@ -121,7 +158,8 @@ def _check_lists(data: dict[str, Any]) -> list[tuple[Loc, dict[str, Any]]]:
     return out
 
 
-def _validate_checks(data: dict[str, Any], source: SourceMap) -> list[str]:
+def _validate_checks(data: dict[str, Any], source: SourceMap,
+                     context: dict[str, Any] | None) -> list[str]:
     """Validate each check with its plugin's model, in place; return the problems."""
     problems: list[str] = []
     for loc, raw in _check_lists(data):
@@ -129,15 +167,22 @@ def _validate_checks(data: dict[str, Any], source: SourceMap) -> list[str]:
             problems.append(source.problem((*loc, "type"), "field required"))
             continue
         try:
-            checked = validate_config(raw)
+            checked = validate_config(raw, context)
         except (UnknownCheckTypeError, MissingExtraError) as exc:
             problems.append(source.problem((*loc, "type"), str(exc)))
             continue
         except ValidationError as exc:
-            problems.extend(_problems(exc, source, loc))
+            problems.extend(_problems(exc, source, loc, _check_model(raw)))
             continue
         _replace(data, loc, checked)
     return problems
+
+
+def _check_model(raw: dict[str, Any]) -> type[CheckConfig] | None:
+    try:
+        return lookup(str(raw.get("type"))).config_model
+    except (UnknownCheckTypeError, MissingExtraError):
+        return None
 
 
 def _replace(data: Any, loc: Loc, value: Any) -> None:
@@ -192,12 +237,26 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
         covered: set[str] = set()
         for j, objective in enumerate(contract.objectives):
             loc: Loc = ("contracts", i, "objectives", j, "service")
-            if objective.service not in seen:
+            if objective.of and objective.service in seen:
+                problems.append(source.problem(
+                    loc, f"{objective.service!r} is a service; name the whole differently"))
+            for k, part in enumerate(objective.of):
+                if part not in seen:
+                    problems.append(source.problem(
+                        ("contracts", i, "objectives", j, "of", k),
+                        f"unknown service {part!r}"))
+            if not objective.of and objective.service not in seen:
                 problems.append(source.problem(loc, f"unknown service {objective.service!r}"))
             if objective.service in covered:
                 problems.append(source.problem(loc, f"{objective.service!r} listed twice"))
             covered.add(objective.service)
+        for j, name in enumerate(contract.watch):
+            if name not in seen:
+                problems.append(source.problem(("contracts", i, "watch", j),
+                                               f"unknown service {name!r}"))
     problems += _check_windows(config, source)
+    problems += _check_feeds(config, source)
+    problems += _intervals_within_windows(config, source)
     if config.quorum is not None:
         problems += [source.problem(("quorum", *loc), message)
                      for loc, message in config.quorum.problems(config.probe.vantage)]
@@ -227,14 +286,61 @@ def _check_windows(config: Config, source: SourceMap) -> list[str]:
     return problems
 
 
-def config_from_data(data: Any, source: SourceMap) -> Config:
+def _check_feeds(config: Config, source: SourceMap) -> list[str]:
+    """Each vendor feed names a contract, maps to its services, and has its own name."""
+    problems: list[str] = []
+    known = {c.name: set(c.services()) for c in config.contracts}
+    names: set[str] = set()
+    for i, feed in enumerate(config.vendor_feeds):
+        if feed.name in names:
+            problems.append(source.problem(("vendor_feeds", i, "name"),
+                                           f"duplicate feed {feed.name!r}"))
+        names.add(feed.name)
+        if feed.contract not in known:
+            problems.append(source.problem(("vendor_feeds", i, "contract"),
+                                           f"unknown contract {feed.contract!r}"))
+            continue
+        for component, services in feed.components.items():
+            problems.extend(
+                source.problem(("vendor_feeds", i, "components", component),
+                               f"{s!r} is not an objective of contract {feed.contract!r}")
+                for s in services if s not in known[feed.contract])
+    return problems
+
+
+def _intervals_within_windows(config: Config, source: SourceMap) -> list[str]:
+    """A check probing less often than once per window leaves most windows `no_data`."""
+    problems: list[str] = []
+    for i, contract in enumerate(config.contracts):
+        window_loc: Loc = ("contracts", i, "window")
+        covered = set(contract.services())
+        checks: list[tuple[Loc, CheckConfig]] = [
+            (("services", s, key, j), check)
+            for s, service in enumerate(config.services) if service.name in covered
+            for key in ("checks", "dependencies")
+            for j, check in enumerate(getattr(service, key))
+        ]
+        checks += [(("controls", j), check) for j, check in enumerate(config.controls)]
+        for loc, check in checks:
+            if check.interval > contract.window:
+                where = f"{format_loc(window_loc)} (line {source.line_of(window_loc)})"
+                problems.append(source.problem((*loc, "interval"), (
+                    f"interval {format_duration(check.interval)} is longer than the "
+                    f"{format_duration(contract.window)} window of contract "
+                    f"{contract.name!r}, {where}: most windows would have no attempt")))
+    return problems
+
+
+def config_from_data(data: Any, source: SourceMap, *, from_file: bool = False) -> Config:
+    """Validate a mapping; `from_file`: it was written by hand (durations need a unit)."""
     if not isinstance(data, dict):
         raise ConfigError([source.problem((), "must be a mapping with probe, services, ...")])
-    problems = _validate_checks(data, source)
+    context = CONTEXT if from_file else None
+    problems = _validate_checks(data, source, context)
     if problems:
         raise ConfigError(problems)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(_problems(exc, source)) from None
     problems = _cross_check(config, source)
@@ -245,13 +351,24 @@ def config_from_data(data: Any, source: SourceMap) -> Config:
 
 def load_config(path: Path | str) -> Config:
     """Load and validate `path`; `ConfigError` lists every problem with file and line."""
-    data, source = load_yaml(Path(path))
-    return config_from_data(data, source)
+    path = Path(path)
+    data, source = load_yaml(path)
+    with paths_relative_to(path.parent):
+        return config_from_data(data, source, from_file=True)
+
+
+def location_of(path: Path, loc: Loc) -> str:
+    """`file:line` of a key in a config file (its nearest written parent when defaulted)."""
+    try:
+        _data, source = load_yaml(path)
+    except ConfigError:
+        return str(path)
+    return f"{path}:{source.line_of(loc) or 1}"
 
 
 def parse_config(text: str, name: str = "<config>") -> Config:
     data, source = parse_yaml(text, name)
-    return config_from_data(data, source)
+    return config_from_data(data, source, from_file=True)
 
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,9 +25,11 @@ from probe.clock import Clock, ClockSteps, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
 from probe.evidence.service import EvidenceService
+from probe.feeds.poller import FeedPoller, imported
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
 from probe.metrics.process import process_metric_families
+from probe.metrics.vendor import vendor_metric_families
 from probe.model import Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, write_due_revisions
 from probe.quorum.node import QuorumNode
@@ -41,6 +44,15 @@ from probe.yamlsource import ConfigError
 log = structlog.get_logger("sla_probe.daemon")
 
 PRUNE_EVERY = 3600.0
+
+
+class ListenError(Exception):
+    """The listener cannot bind: each command says which option chooses another address."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address}: {reason}")
+        self.address = address
+        self.reason = reason
 
 
 class Daemon:
@@ -79,6 +91,7 @@ class Daemon:
         self._draining = False
         self.quorum: QuorumNode | None = None
         self.evidence: EvidenceService | None = None
+        self.feeds: FeedPoller | None = None
         self._notifier = SdNotifier()
         self._new_ledger = new_ledger
         self._lock: StateDirLock | None = None
@@ -93,7 +106,7 @@ class Daemon:
         try:
             await self.startup()
         except BaseException:
-            await self.shutdown()
+            await self.shutdown(quiet=True)  # a failed start says why in one line (the CLI)
             raise
         try:
             await self.main_loop()
@@ -121,6 +134,11 @@ class Daemon:
         self._ledger = Ledger(probe.state_dir, new_ledger=self._new_ledger)
         self._worker = LedgerWorker(self._ledger)
         reader = Ledger.reader(probe.state_dir)
+        # Maintenance the vendor feeds announced joins the plan (issue 18, probe/feeds).
+        config = self.config = await imported(config, self._worker)
+        self.feeds = FeedPoller(lambda: self.config, self._worker, self.clock,
+                                on_change=self._vendor_changed)
+        self._metric_extras += [self.feeds.metric_families, vendor_metric_families]
         self._jobs = build_jobs(config, self._resources)
         self.writer = AttemptWriter(self._worker, self.clock)
         self.decider = Decider(config, self._worker, self.writer, self.clock,
@@ -154,10 +172,15 @@ class Daemon:
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(
-            app, probe.host, port,
-            ssl_context=None if web_config is None else web_config.ssl_context(),
-        )
+        try:
+            self._runner, self.bound_port = await start_site(
+                app, probe.host, port,
+                ssl_context=None if web_config is None else web_config.ssl_context(),
+            )
+        except OSError as exc:
+            await self.shutdown(quiet=True)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"{probe.host}:{port}", reason) from None
         if self._install_signals:
             self._setup_signals()
         if self.quorum is not None and self.quorum.decider is not None:
@@ -196,6 +219,8 @@ class Daemon:
                 group.create_task(self._prune_loop(), name="pruner")
                 if self.evidence is not None:
                     group.create_task(self.evidence.run(self.stop_event), name="evidence")
+                if self.feeds is not None:
+                    group.create_task(self.feeds.run(self.stop_event), name="vendor-feeds")
                 if self.quorum is not None:
                     group.create_task(self.quorum.link.run(self.stop_event), name="mqtt-link")
                     if self.quorum.decider is not None:
@@ -220,11 +245,12 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await decider.decide_ready(final=True)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, quiet: bool = False) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await close_jobs(self._jobs)
+        self._jobs = []  # a failed start shuts down twice (at the bind, then in serve)
         if self._worker is not None:
             if self.writer is not None and self.writer.pending:
                 with contextlib.suppress(Exception):
@@ -240,7 +266,7 @@ class Daemon:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-        if self.started.is_set():  # a start that failed says why in one line, from the CLI
+        if not quiet:  # a daemon that never started says why once, not "stopped" too
             log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
@@ -286,7 +312,7 @@ class Daemon:
 
     def _on_reload_signal(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        task.add_done_callback(_log_reload_failure)
 
     async def reload(self, new: Config | None = None) -> bool:
         """Swap in a new config; on any problem keep the running one and say why."""
@@ -298,6 +324,9 @@ class Daemon:
                 new = await asyncio.to_thread(load_config, self.config_path)
             except ConfigError as exc:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
+                return False
+            except Exception as exc:  # MemoryError, a bug: the running config stays, loudly
+                log.exception("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"])
                 return False
         try:
             jobs = build_jobs(new, self._resources)
@@ -311,6 +340,8 @@ class Daemon:
             log.warning("reload_partial", why="quorum and vantage change only on restart")
         assert self.scheduler is not None
         assert self.decider is not None
+        assert self._worker is not None
+        new = await imported(new, self._worker)
         self._notifier.reloading()
         old, self._jobs = self._jobs, jobs
         self.config = new
@@ -329,6 +360,16 @@ class Daemon:
         await asyncio.sleep(new.max_timeout() + 0.5)
         await close_jobs(old)
         return True
+
+    async def _vendor_changed(self) -> None:
+        """A feed announced, moved or cancelled maintenance: re-judge the plan and revise
+        the windows it touches (as for a reload; an unchanged window stays as it is)."""
+        assert self._worker is not None
+        assert self.decider is not None
+        self.config = self.decider.config = await imported(self.config, self._worker)
+        if self.quorum is not None:
+            self.quorum.set_config(self.config)
+        await self._revise_exclusions()
 
     def _exclusions(self, config: Config, verdicts: list[WindowVerdict]) -> list[WindowVerdict]:
         """Maintenance and declared exclusions (config and ledger) over fresh verdicts."""
@@ -392,3 +433,13 @@ class Daemon:
                 log.warning("window_down", **event)
             else:
                 log.debug("window_decided", **event)
+
+
+def _log_reload_failure(task: asyncio.Task[bool]) -> None:
+    """A reload that failed after the new config was accepted is logged, never swallowed."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"],
+                  exc_info=exc)

@@ -55,6 +55,7 @@ class MemoryWindows:
         self._decisions: Counter[tuple[str, str, str, str, str]] = Counter()
         self.history: list[tuple[WindowVerdict, str]] = []
         self.exclusions: list[Declared] = []
+        self.attempts: list[tuple[float, str, bool]] = []
 
     def write_verdicts(self, verdicts: Iterable[WindowVerdict], author: str = "decider",
                        cursors: object = None) -> list[WindowVerdict]:
@@ -126,6 +127,18 @@ class MemoryWindows:
 
     def declared_exclusions(self) -> list[Declared]:
         return list(self.exclusions)
+
+    def record_outcomes(self, service: str, samples: Iterable[tuple[float, bool]]) -> None:
+        """Attempts of `service` (role service): (started_at, ok)."""
+        self.attempts.extend((t, service, ok) for t, ok in samples)
+
+    def outage_samples(self, service: str, start: float, end: float
+                       ) -> list[tuple[float, bool]]:
+        rows = sorted((t, ok) for t, s, ok in self.attempts
+                      if s == service and start <= t < end)
+        return [(t, ok) for i, (t, ok) in enumerate(rows)
+                if not ok or (i > 0 and not rows[i - 1][1])
+                or (i + 1 < len(rows) and not rows[i + 1][1])]
 
     def revisions(self, contract: str, service: str, window_start: int,
                   scope: str = "local") -> list[tuple[WindowVerdict, str]]:

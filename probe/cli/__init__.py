@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from probe import __version__
-from probe.cli import check, demo, evidence, exclude, report, run, validate, verify
+from probe.cli import check, demo, evidence, exclude, export, report, run, validate, verify
 from probe.cli.common import EXIT_FAILED
 from probe.yamlsource import ConfigError
 
@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "evidence": (evidence, "write the evidence pack of a contract's month"),
     "verify": (verify, "verify an evidence pack (no config, no ledger needed)"),
     "demo": (demo, "a simulated vendor with scripted outages, and the daemon"),
+    "export": (export, "the objectives as OpenSLO v1 SLO documents"),
 }
 
 

@@ -16,6 +16,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["text", "json", "csv", "markdown", "html"])
     parser.add_argument("--scope", default="local", choices=["local", "quorum"])
     parser.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+    parser.add_argument("--since", type=instant, help="csv: windows starting at or after this "
+                        "UTC time (2026-03-05 or 2026-03-05T14:00)")
+    parser.add_argument("--until", type=instant, help="csv: windows starting before this UTC time")
+
+
+def instant(text: str) -> float:
+    """An ISO date or date-time; UTC unless it names an offset."""
+    import datetime  # noqa: PLC0415
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time (e.g. 2026-03-05 or 2026-03-05T14:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,7 +54,8 @@ def main(args: argparse.Namespace) -> int:
     reader = Ledger.reader(config.probe.state_dir)
     try:
         reader.verify()
-        text = render(config, reader, month, args.format, time.time(), scope=args.scope)
+        text = render(config, reader, month, args.format, time.time(), scope=args.scope,
+                      since=args.since, until=args.until)
     finally:
         reader.close()
     if args.output is not None:

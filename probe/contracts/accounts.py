@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from probe.contracts.credits import Credit, credit_for
+from probe.contracts.composite import composite_rows, composite_totals
+from probe.contracts.credits import ContractCredit, Credit, credit_for, total_credit
+from probe.contracts.intervals import Outage, counted, outages
 from probe.contracts.month import Month, first_window
 from probe.model import Reason, Verdict, WindowVerdict
 
@@ -55,6 +57,8 @@ class ObjectiveAccount:
     final: bool
     month_start: int
     month_end: int
+    credited: bool = True
+    components: tuple[str, ...] = ()
 
     @property
     def uptime_ratio(self) -> float:
@@ -100,8 +104,12 @@ def _windows(month: Month, contract: ContractConfig, now: float) -> tuple[int, i
 def account_objective(
     terms: ContractTerms, contract: ContractConfig, objective: Objective, month: Month,
     totals: Totals, *, now: float, first_incident: int | None = None,
+    interval_minutes: float | None = None,
 ) -> ObjectiveAccount:
-    """Fold one objective's (verdict, reason) totals into its month account."""
+    """Fold one objective's (verdict, reason) totals into its month account.
+
+    `interval_minutes` is the downtime counted by the `intervals` measurement; it replaces
+    the down windows (the other window counts still give exclusions and no_data)."""
     ws = contract.window_seconds
     per = Fraction(ws, 60)
     start, end = month.bounds(contract.zone)
@@ -122,7 +130,9 @@ def account_objective(
     pending = max(0, total_windows - max(decided, ended))
     minutes = Fraction(end - start, 60)
     excluded_min = per * sum(excluded.values())
-    down = windows[Verdict.DOWN] + (no_data if contract.no_data == "down" else 0)
+    measured_down = per * windows[Verdict.DOWN] if interval_minutes is None else \
+        Fraction(interval_minutes)
+    down_time = measured_down + (per * no_data if contract.no_data == "down" else 0)
     denominator = minutes
     if contract.denominator == "eligible":
         denominator -= excluded_min + (per * no_data if contract.no_data == "exclude" else 0)
@@ -130,10 +140,10 @@ def account_objective(
         base = all_attempts if contract.denominator == "calendar" else attempts
         uptime = Fraction(1) if base == 0 else 1 - Fraction(failures, base)
     else:
-        uptime = Fraction(1) if denominator <= 0 else 1 - per * down / denominator
+        uptime = Fraction(1) if denominator <= 0 else 1 - down_time / denominator
     target = Fraction(str(objective.target)) / 100
     judged = [a for a in terms.maintenance_plan.get(contract.name, ())
-              if a.entry.covers(objective.service)
+              if any(a.entry.covers(s) for s in objective.components)
               and start <= a.entry.start.timestamp() < end]
     return ObjectiveAccount(
         contract=contract.name, service=objective.service, month=str(month),
@@ -142,10 +152,10 @@ def account_objective(
         denominator=contract.denominator, no_data_policy=contract.no_data,
         window_seconds=ws, minutes_in_month=float(minutes),
         up_minutes=float(per * windows[Verdict.UP]),
-        down_minutes=float(per * windows[Verdict.DOWN]),
+        down_minutes=float(measured_down),
         excluded_minutes={k: float(per * v) for k, v in sorted(excluded.items())},
         no_data_minutes=float(per * no_data), pending_minutes=float(per * pending),
-        downtime_minutes=float(per * down), denominator_minutes=float(denominator),
+        downtime_minutes=float(down_time), denominator_minutes=float(denominator),
         requests=None if objective.method == "minutes" else
         (attempts if contract.denominator == "eligible" else all_attempts),
         failed_requests=None if objective.method == "minutes" else failures, uptime=uptime,
@@ -154,6 +164,7 @@ def account_objective(
         invalid_maintenance=sum(1 for a in judged if a.invalid),
         maintenance_warnings=sum(1 for a in judged if a.warnings),
         final=now >= end, month_start=start, month_end=end,
+        credited=objective.credited, components=tuple(objective.of),
     )
 
 
@@ -169,19 +180,73 @@ def month_accounts(
         start, end = month.bounds(contract.zone)
         totals = month_totals(source, contract, start, end, scope)
         for objective in contract.objectives:
-            mine = totals.get(objective.service, {})
+            mine = objective_totals(source, contract, objective, totals, start=start,
+                                    end=end, scope=scope)
             first = (first_incidents or {}).get((contract.name, objective.service))
+            found = interval_outages(source, contract, objective, start=start, end=end,
+                                     now=now, scope=scope)
+            late = None if found is None else sum(o.counted_minutes for o in found)
             acc = account_objective(terms, contract, objective, month, mine, now=now,
-                                    first_incident=first)
+                                    first_incident=first, interval_minutes=late)
             policy = contract.credits
             if (first is None and acc.credit.status != "met" and policy is not None
                     and policy.claim_from == "first_incident"):
                 # Only a missed month needs the rows: when was the service first affected?
-                rows = source.windows(contract.name, start, end, scope, objective.service)
+                rows = (composite_rows(source, contract.name, objective, start=start,
+                                       end=end, scope=scope)
+                        if objective.of else
+                        source.windows(contract.name, start, end, scope, objective.service))
                 first = first_affected(rows, objective.method)
                 acc = account_objective(terms, contract, objective, month, mine, now=now,
-                                    first_incident=first)
+                                        first_incident=first, interval_minutes=late)
             out.append(acc)
+    return out
+
+
+def interval_outages(
+    source: WindowSource, contract: ContractConfig, objective: Objective, *, start: int,
+    end: int, now: float, scope: str, rounding: str | None = None,
+) -> list[Outage] | None:
+    """The month's outages of an objective under the `intervals` measurement, counted; None
+    when the contract measures windows, for an objective over several services, for the
+    quorum scope (votes are per window), or when no attempt of the month is kept any more
+    (pruned after `attempt_retention`): then the windows decide."""
+    m = contract.measurement
+    if m.method != "intervals" or objective.of or scope != "local":
+        return None
+    samples = source.outage_samples(objective.service, start - 3600, min(end, now) + 3600)
+    if not samples and source.windows_by_verdict(contract.name, Verdict.DOWN, start, end,
+                                                 scope=scope, service=objective.service,
+                                                 limit=1):
+        return None  # down windows but no attempt kept: pruned, the windows decide
+    excluded = [v.window_start for v in source.windows_by_verdict(
+        contract.name, Verdict.EXCLUDED, start, end, scope=scope, service=objective.service)]
+    return counted(outages(objective.service, samples), m, start=start, end=end, now=now,
+                   excluded=excluded, window_seconds=contract.window_seconds,
+                   rounding=rounding)
+
+
+def objective_totals(source: WindowSource, contract: ContractConfig, objective: Objective,
+                     totals: dict[str, Totals], *, start: int, end: int, scope: str) -> Totals:
+    """One objective's (verdict, reason) totals: its service's, or the whole's when it is an
+    objective over several services."""
+    if not objective.of:
+        return totals.get(objective.service, {})
+    rows = composite_rows(source, contract.name, objective, start=start, end=end,
+                          scope=scope)
+    return composite_totals(rows, objective, totals)
+
+
+def contract_credits(terms: ContractTerms, accounts: Sequence[ObjectiveAccount]
+                     ) -> list[ContractCredit]:
+    """Per contract with credit terms, the month's one credit from its credited objectives."""
+    out: list[ContractCredit] = []
+    for contract in terms.contracts:
+        mine = [a for a in accounts if a.contract == contract.name]
+        if contract.credits is None or not mine:
+            continue
+        out.append(total_credit(contract.name, contract.credits,
+                                [(a.service, a.credit) for a in mine if a.credited]))
     return out
 
 

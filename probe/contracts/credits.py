@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -21,6 +22,8 @@ from pydantic import Field, model_validator
 from probe.durations import Duration
 from probe.fields import StrictModel
 
+_NUM = r"\d+(\.\d+)?"
+_PRINTED = rf"^$|^\s*(<\s*{_NUM}|{_NUM}\s*-\s*{_NUM})\s*%?\s*$"
 _MODES = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
@@ -42,6 +45,17 @@ class Tier(StrictModel):
     max: Decimal = Field(gt=0, le=100)
     amount: Decimal = Field(gt=0)
     clause: str = ""
+    printed: str = Field(default="", pattern=_PRINTED)
+    """The row as printed (`98.00 - 99.00`, `<96.00`): read literally, a closed range of the
+    exact uptime (or below a bound). The report shows the credit under that reading beside
+    the configured one (issue 15, item 7)."""
+
+    def holds_literally(self, exact: Fraction) -> bool:
+        text = self.printed.replace("%", "").replace(" ", "")
+        if text.startswith("<"):
+            return exact < Fraction(text[1:])
+        low, _, high = text.partition("-")
+        return Fraction(low) <= exact <= Fraction(high)
 
     @model_validator(mode="after")
     def _ordered(self) -> Tier:
@@ -58,10 +72,22 @@ class Tier(StrictModel):
         return f"[{self.min:.{decimals}f}, {self.max:.{decimals}f})"
 
 
+class TotalRule(StrictModel):
+    """How a contract's objectives add up to the month's one credit: the `sum` (or the
+    `max`) of the credited objectives' credits, then at most `cap` (Dfns §4 "Service Credits
+    for any month will not exceed seven percent (7%)"; SecurEnvoy "maximum service credit of
+    10 days in any single calendar month")."""
+
+    combine: Literal["sum", "max"] = "sum"
+    cap: Decimal | None = Field(default=None, gt=0)
+    clause: str = ""
+
+
 class CreditPolicy(StrictModel):
     """What a missed target earns: `percent` of monthly fees or `days` of licence."""
 
     unit: Literal["percent", "days"]
+    total: TotalRule = Field(default_factory=TotalRule)
     rounding: Rounding = Field(default_factory=Rounding)
     tiers: list[Tier] = Field(min_length=1)
     cap: Decimal | None = Field(default=None, gt=0)
@@ -163,3 +189,59 @@ def credit_for(
             )
     return Credit(status="missed_no_tier", unit=policy.unit, cap=policy.cap,
                   rounded_uptime=rounded, claim_deadline=deadline, claim_by=last_day)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContractCredit:
+    """The month's one credit of a contract, beside the per-objective figures it sums."""
+
+    contract: str
+    unit: str
+    parts: tuple[tuple[str, Decimal], ...]
+    combined: Decimal
+    amount: Decimal
+    cap: Decimal | None
+    capped: bool
+    rule: str
+    clause: str
+
+    def describe(self) -> str:
+        short = "%" if self.unit == "percent" else " days"
+        parts = " + ".join(f"{name} {amount}{short}" for name, amount in self.parts) or "none"
+        capped = f", capped at {self.cap}{short}" if self.capped else ""
+        return f"{self.amount}{short} ({self.rule}: {parts} = {self.combined}{short}{capped})"
+
+
+def total_credit(contract: str, policy: CreditPolicy,
+                 credits: Sequence[tuple[str, Credit]]) -> ContractCredit:
+    """Combine the credits of the credited objectives under the policy's total rule."""
+    total = policy.total
+    parts = tuple((name, c.amount) for name, c in credits if c.status == "due")
+    amounts = [a for _, a in parts]
+    if total.combine == "max":
+        combined = max(amounts, default=Decimal(0))
+    else:
+        combined = sum(amounts, Decimal(0))
+    capped = total.cap is not None and combined > total.cap
+    amount = min(combined, total.cap) if total.cap is not None else combined
+    short = "%" if policy.unit == "percent" else " days"
+    rule = f"{total.combine} of the credited objectives"
+    if total.cap is not None:
+        rule += f", at most {total.cap}{short} a month"
+    return ContractCredit(contract, policy.unit, parts, combined, amount, total.cap, capped,
+                          rule, total.clause)
+
+
+def literal_credit(policy: CreditPolicy, uptime: Fraction, target: Fraction) -> str | None:
+    """The credit when the printed rows are read literally on the exact uptime; None when
+    the policy prints no rows."""
+    if not any(t.printed for t in policy.tiers):
+        return None
+    if uptime >= target:
+        return "target met, no credit due"
+    exact = uptime * 100
+    for tier in policy.tiers:
+        if tier.printed and tier.holds_literally(exact):
+            unit = "%" if policy.unit == "percent" else " days"
+            return f"{tier.amount}{unit} (row {tier.printed.strip()})"
+    return f"target missed, no row holds {float(exact):.4f} % exactly: no credit"

@@ -4,18 +4,26 @@ Each entry is checked against its contract's rules in start order. A `binding` r
 breaks turns minutes back into ordinary minutes (a down window stays down): all of them for
 notice, count and kind, only the excess for length, monthly budget and allowed hours. An
 `advisory` rule ("commercially reasonable efforts") that breaks is reported, never counted.
-Budgets are per contract (maintenance is time the vendor takes, whichever service it
-touches); minutes that already count as downtime do not use up a budget, and an entry whose
-every minute counts is not an "intervention" for the count rule.
+Budgets are charged per service on the union of the entries' windows: two entries that
+overlap (01:00-03:00 and 02:00-04:00) take 3 h of a 3 h budget, not 4 h, because the vendor
+took three hours of the service, once (issue 15, item 1). Minutes that already count as
+downtime do not use up a budget, and an entry whose every minute counts is not an
+"intervention" for the count rule.
+
+Notice periods written in days or weeks (`14d`, `8w`) are calendar arithmetic in the
+contract's zone: an announcement on 17 March 22:00 CET for 12 May 22:00 CEST is 8 weeks
+ahead although only 1,343 hours elapsed (issue 15, item 5). Hours and minutes are elapsed
+time. The report shows the elapsed reading beside it (`notice_reading`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+import re
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -40,8 +48,35 @@ class _Rule(StrictModel):
     clause: str = ""
 
 
+def _calendar_unit(value: Any) -> bool:
+    """True when a duration is written in whole days and/or weeks only (`14d`, `8w`)."""
+    return isinstance(value, str) and bool(re.fullmatch(r"\s*(\d+\s*[dw]\s*)+", value))
+
+
 class NoticeRule(_Rule):
+    """How far ahead maintenance must be announced. `counting` is `calendar` for a notice
+    written in days or weeks (same local wall time N days earlier, in the contract's zone)
+    and `elapsed` for hours and minutes; it may be set explicitly."""
+
     min: Duration
+    counting: Literal["calendar", "elapsed"] = "elapsed"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _counting(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "counting" not in value and _calendar_unit(
+                value.get("min")):
+            return {**value, "counting": "calendar"}
+        return value
+
+    def latest_announcement(self, start: float, zone: ZoneInfo,
+                            counting: str | None = None) -> float:
+        """The last instant at which an announcement for `start` is still in time."""
+        if (counting or self.counting) == "elapsed" or self.min % 86400:
+            return start - self.min
+        local = datetime.fromtimestamp(start, tz=zone).replace(tzinfo=None)
+        earlier = local - timedelta(days=self.min // 86400)
+        return earlier.replace(tzinfo=zone).timestamp()
 
 
 class LengthRule(_Rule):
@@ -172,11 +207,15 @@ def _month_key(t: int, zone: ZoneInfo) -> tuple[int, int]:
 class _Judge:
     """Walks one contract's entries in start order, keeping budgets across them."""
 
-    def __init__(self, rules: MaintenanceRules, zone: ZoneInfo, window_seconds: int) -> None:
+    def __init__(self, rules: MaintenanceRules, zone: ZoneInfo, window_seconds: int,
+                 notice_counting: str | None = None) -> None:
         self.rules = rules
         self.zone = zone
         self.ws = window_seconds
-        self.used: Counter[tuple[int, int]] = Counter()
+        self.notice_counting = notice_counting
+        # Per (month, service) the windows already charged to the monthly budget; "*" is an
+        # entry that covers every service. A service's use is its own set united with "*".
+        self.charged: defaultdict[tuple[tuple[int, int], str], set[int]] = defaultdict(set)
         self.accepted: list[MaintenanceEntry] = []
 
     def _applies(self, rule: _Rule | None, entry: MaintenanceEntry) -> bool:
@@ -198,9 +237,12 @@ class _Judge:
             breach("kind", True, f"the contract excludes no {entry.kind} maintenance", windows)
         notice = r.min_notice
         if notice is not None and self._applies(notice, entry):
+            start = entry.start.timestamp()
             given = (None if entry.announced_at is None
-                     else entry.start.timestamp() - entry.announced_at.timestamp())
-            if given is None or given < notice.min:
+                     else start - entry.announced_at.timestamp())
+            late = entry.announced_at is not None and entry.announced_at.timestamp() > \
+                notice.latest_announcement(start, self.zone, self.notice_counting)
+            if given is None or late:
                 said = "no announcement date" if given is None else \
                     f"announced {format_duration(max(0.0, round(given)))} ahead"
                 breach("min_notice", notice.binding,
@@ -231,15 +273,7 @@ class _Judge:
                        f"longer than {format_duration(length.max)}", windows[keep:])
         budget = r.max_per_month
         if budget is not None and self._applies(budget, entry):
-            over: list[int] = []
-            for w in windows:
-                if w in counted:
-                    continue
-                key = _month_key(w, self.zone)
-                if (self.used[key] + 1) * self.ws > budget.max:
-                    over.append(w)
-                else:
-                    self.used[key] += 1
+            over = self._charge(entry, [w for w in windows if w not in counted], budget.max)
             if over:
                 breach("max_per_month", budget.binding,
                        f"exceeds {format_duration(budget.max)} of maintenance per month",
@@ -249,12 +283,39 @@ class _Judge:
             self.accepted.append(entry)
         return Assessment(entry, excluded, counted, tuple(violations), self.ws)
 
+    def _used(self, month: tuple[int, int], service: str) -> set[int]:
+        if service == "*":
+            return self.charged[(month, "*")]
+        return self.charged[(month, "*")] | self.charged[(month, service)]
+
+    def _charge(self, entry: MaintenanceEntry, windows: Sequence[int], budget: float
+                ) -> list[int]:
+        """Charge `windows` to the monthly budget of every service the entry covers, on the
+        union with what earlier entries charged; return the windows over budget."""
+        over: list[int] = []
+        keys = list(entry.services) or ["*"]
+        for w in windows:
+            month = _month_key(w, self.zone)
+            # An all-services entry is judged against every service seen so far this month.
+            names = keys if entry.services else \
+                ["*", *{s for (m, s) in self.charged if m == month and s != "*"}]
+            fresh = [s for s in names if w not in self._used(month, s)]
+            if any((len(self._used(month, s)) + 1) * self.ws > budget for s in fresh):
+                over.append(w)
+                continue
+            for s in keys:
+                self.charged[(month, s)].add(w)
+        return over
+
 
 def assess(
     entries: Sequence[MaintenanceEntry], rules: MaintenanceRules, zone: ZoneInfo,
-    window_seconds: int,
+    window_seconds: int, *, notice_counting: str | None = None,
 ) -> list[Assessment]:
-    """Judge one contract's entries, in start order (ties by reference)."""
-    judge = _Judge(rules, zone, window_seconds)
+    """Judge one contract's entries, in start order (ties by reference).
+
+    `notice_counting` overrides the notice rule's counting (`elapsed`), so the report can
+    show what the other reading of a notice period would give."""
+    judge = _Judge(rules, zone, window_seconds, notice_counting)
     ordered = sorted(entries, key=lambda e: (e.start, e.reference))
     return [judge.judge(e) for e in ordered]

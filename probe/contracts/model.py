@@ -19,11 +19,50 @@ from probe.support.model import SupportTerms
 
 
 class Objective(StrictModel):
-    """One promised availability: a service, a target in percent, how it is measured."""
+    """One promised availability: a service, a target in percent, how it is measured.
+
+    With `of`, the objective is one overall figure over several services (Dfns's one "Cloud
+    Service" and its one Target Availability): `service` names the whole, and a window of it
+    is down when `down_when` of the listed services are down (`any`, by default: the
+    contract's users could not do what one of them does). `credited: false` keeps an
+    objective in the report against its target without earning a credit of its own (the
+    per-service targets beside a contract that credits the overall figure).
+    """
 
     service: str
     target: float = Field(gt=0, le=100)
     method: Literal["minutes", "requests"] = "minutes"
+    clause: str = ""
+    of: list[str] = Field(default_factory=list)
+    down_when: Literal["any", "all"] = "any"
+    credited: bool = True
+
+    @model_validator(mode="after")
+    def _composite(self) -> Objective:
+        if self.of and self.method != "minutes":
+            raise ValueError("an objective over several services is measured in minutes")
+        if self.service in self.of:
+            raise ValueError("the overall objective needs its own name, not a listed service")
+        return self
+
+    @property
+    def components(self) -> list[str]:
+        """The measured services this objective reads."""
+        return list(self.of) or [self.service]
+
+
+class Measurement(StrictModel):
+    """How downtime is measured: `windows` (a verdict per aligned window) or `intervals`
+    (outages from the first failed attempt to the next success, wherever they fall).
+
+    For `intervals`: an outage shorter than `min_length` is not downtime; a longer one counts
+    `rounding` whole minutes (`floor`: each complete minute, `ceil`, `nearest`) or its
+    `exact` seconds. `interval_seconds` is the check interval that bounds when an outage
+    could have started and ended."""
+
+    method: Literal["windows", "intervals"] = "windows"
+    min_length: Duration = 60.0
+    rounding: Literal["floor", "ceil", "nearest", "exact"] = "floor"
     clause: str = ""
 
 
@@ -42,6 +81,10 @@ class ContractConfig(StrictModel):
     credits: CreditPolicy | None = None
     description: str = ""
     support: SupportTerms | None = None
+    measurement: Measurement = Field(default_factory=Measurement)
+    # Services observed and decided with no availability target (a support-only contract
+    # still gets incidents and support deadlines from them).
+    watch: list[str] = Field(default_factory=list)
 
     @field_validator("window")
     @classmethod
@@ -63,7 +106,10 @@ class ContractConfig(StrictModel):
         return self.down_rule
 
     def services(self) -> list[str]:
-        return [o.service for o in self.objectives]
+        """Every measured service: the objectives' (their components for an overall
+        objective), then the watch-only ones; each once, in order."""
+        out = [s for o in self.objectives for s in o.components] + list(self.watch)
+        return list(dict.fromkeys(out))
 
 
 class DeclaredExclusion(StrictModel):

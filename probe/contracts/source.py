@@ -57,6 +57,13 @@ class WindowSource(Protocol):
         """Exclusions recorded with `sla-probe exclude`, reverted ones included."""
         ...
 
+    def outage_samples(self, service: str, start: float, end: float
+                       ) -> list[tuple[float, bool]]:
+        """(started_at, ok) of the service's own attempts in [start, end), oldest first:
+        every failed attempt and every success next to a failure (the `intervals`
+        measurement needs nothing else)."""
+        ...
+
 
 class ContractTerms(Protocol):
     """The contract facts of a config: contracts, maintenance judged, declared exclusions."""

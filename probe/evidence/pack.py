@@ -155,7 +155,7 @@ def _write(config: Config, reader: LedgerReader, key: VantageKey, name: str, mon
     _json(out / VANTAGE_FILE, {"vantage": config.probe.vantage, "public_key": key.public_b64,
                                "public_key_pem": key.public_pem, "key_source": key.source})
     _json(out / CERTIFICATES_FILE, recompute.certificates(attempts))
-    _json(out / FIGURES_FILE, recompute.figures(terms, list(current.values()), month,
+    _json(out / FIGURES_FILE, recompute.figures(terms, list(current.values()), attempts, month,
                                                 as_of / 1000))
     files: dict[str, dict[str, Any]] = {}
     for path in sorted(out.iterdir()):

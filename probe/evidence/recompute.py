@@ -84,10 +84,11 @@ def all_declared(terms: PackTerms) -> list[Declared]:
     return declared_exclusions(terms, PackWindows([], terms.ledger_exclusions))
 
 
-def figures(terms: PackTerms, current: Sequence[WindowVerdict], month: Month,
-            as_of: float) -> list[dict[str, Any]]:
-    """Every objective's month, as figures.json holds it."""
-    source = PackWindows(current, terms.ledger_exclusions)
+def figures(terms: PackTerms, current: Sequence[WindowVerdict], attempts: Sequence[Attempt],
+            month: Month, as_of: float) -> list[dict[str, Any]]:
+    """Every objective's month, as figures.json holds it (the `intervals` method reads the
+    month's raw attempts)."""
+    source = PackWindows(current, terms.ledger_exclusions, attempts)
     return [account_figures(a) for a in month_accounts(terms, source, month, as_of)]
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, Declared, DeclaredExclusion
 from probe.evidence.format import canon, sha256_hex
-from probe.model import CONTROL_SERVICE, Verdict, WindowVerdict
+from probe.model import CONTROL_SERVICE, Attempt, Role, Verdict, WindowVerdict
 from probe.secrets import redact
 
 if TYPE_CHECKING:
@@ -107,9 +107,11 @@ def in_scope_services(contract: ContractConfig) -> set[str]:
 class PackWindows:
     """The current verdicts of one pack as a `WindowSource`."""
 
-    def __init__(self, verdicts: Iterable[WindowVerdict], declared: Sequence[Declared]) -> None:
+    def __init__(self, verdicts: Iterable[WindowVerdict], declared: Sequence[Declared],
+                 attempts: Iterable[Attempt] = ()) -> None:
         self._rows = sorted(verdicts, key=lambda v: (v.service, v.window_start))
         self._declared = list(declared)
+        self._attempts = sorted(attempts, key=lambda a: a.started_at)
 
     def _select(self, contract: str, start: int, end: int, scope: str,
                 service: str | None = None) -> list[WindowVerdict]:
@@ -153,6 +155,15 @@ class PackWindows:
 
     def declared_exclusions(self) -> list[Declared]:
         return list(self._declared)
+
+    def outage_samples(self, service: str, start: float, end: float
+                       ) -> list[tuple[float, bool]]:
+        """As the store answers it: failed service attempts and the successes beside them."""
+        rows = [(a.started_at, a.ok) for a in self._attempts
+                if a.service == service and a.role == Role.SERVICE and start <= a.started_at < end]
+        return [(t, ok) for i, (t, ok) in enumerate(rows)
+                if not ok or (i > 0 and not rows[i - 1][1])
+                or (i + 1 < len(rows) and not rows[i + 1][1])]
 
 
 if TYPE_CHECKING:

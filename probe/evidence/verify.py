@@ -257,7 +257,7 @@ def verify_pack(directory: Path, key_pem: str | None = None,
     _verdicts(terms, attempts, current)
     verdicts = [v for v, _ in current.values()]
     as_of = int(manifest["as_of"]) / 1000
-    figures = recompute.figures(terms, verdicts, month, as_of)
+    figures = recompute.figures(terms, verdicts, attempts, month, as_of)
     _same(p.FIGURES_FILE, _read_json(directory, p.FIGURES_FILE), figures)
     _same(p.CERTIFICATES_FILE, _read_json(directory, p.CERTIFICATES_FILE),
           recompute.certificates(attempts))

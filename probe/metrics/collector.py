@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from probe import __version__
 from probe.config import Config
-from probe.contracts.accounts import month_accounts
+from probe.contracts.accounts import contract_credits, month_accounts
 from probe.contracts.month import Month
 from probe.model import LATENCY_BUCKETS
 from probe.scheduler import LAG_BUCKETS, LagStats
@@ -178,7 +178,9 @@ class LedgerCollector(Collector):
             "sla_probe_window_seconds", "Window length of the contract.", labels=["contract"]
         )
         credit = GaugeMetricFamily(
-            "sla_probe_month_credit", "Service credit due for the month so far.",
+            "sla_probe_month_credit",
+            "Service credit due for the month so far, per credited objective; service=\"\" "
+            "is the contract's total after its monthly cap.",
             labels=["contract", "service", "unit"],
         )
         invalid = GaugeMetricFamily(
@@ -192,7 +194,13 @@ class LedgerCollector(Collector):
             month = Month.containing(now, contract.zone)
             single = config.model_copy(update={"contracts": [contract]})
             for scope in month_scopes(config):
-                for acc in month_accounts(single, reader, month, now, scope):
+                accounts = month_accounts(single, reader, month, now, scope)
+                if scope == "local":
+                    # The contract's one credit: service="" (an empty label is no label), so
+                    # sum by (service) of the objectives stays apart from the total.
+                    for total in contract_credits(single, accounts):
+                        credit.add_metric([total.contract, "", total.unit], float(total.amount))
+                for acc in accounts:
                     values = [acc.contract, acc.service, scope]
                     uptime.add_metric(values, acc.uptime_ratio)
                     down.add_metric(values, acc.downtime_minutes * 60)
@@ -203,7 +211,7 @@ class LedgerCollector(Collector):
                     if scope != "local":
                         continue  # target, credit and maintenance: once, from the local scope
                     target.add_metric([acc.contract, acc.service], round(acc.target / 100, 9))
-                    if acc.credit.unit is not None:
+                    if acc.credit.unit is not None and acc.credited:
                         credit.add_metric([acc.contract, acc.service, acc.credit.unit],
                                           float(acc.credit.amount))
                     invalid_by_contract[acc.contract] = max(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import ssl
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -22,6 +25,7 @@ from probe.durations import Duration
 from probe.fields import NAME_PATTERN, StrictModel
 from probe.quorum.codec import (
     KeyFormatError,
+    PeerKey,
     load_private_key,
     load_public_key,
     public_raw,
@@ -112,6 +116,42 @@ PublicKey = Annotated[str, AfterValidator(_public_key)]
 SigningKey = Annotated[Secret, AfterValidator(_private_key)]
 
 
+class PeerKeyConfig(_Strict):
+    """One of a peer's keys during a rotation: valid for windows in [`from`, `until`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True,
+                              populate_by_name=True)
+
+    key: PublicKey
+    valid_from: AwareDatetime | None = Field(default=None, alias="from")
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeerKeyConfig:
+        if self.valid_from is not None and self.until is not None \
+                and self.until <= self.valid_from:
+            raise ValueError("until must be after from")
+        return self
+
+    def peer_key(self) -> PeerKey:
+        return PeerKey(load_public_key(self.key), _ts(self.valid_from), _ts(self.until))
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _one_key_or_list(value: Any) -> Any:
+    """`peer: KEY` is `peer: [{key: KEY}]`; a bad KEY is reported at `peers.peer` itself."""
+    if isinstance(value, str):
+        return [{"key": _public_key(value)}]
+    return value
+
+
+PeerKeys = Annotated[list[PeerKeyConfig], BeforeValidator(_one_key_or_list),
+                     Field(min_length=1, max_length=8)]
+
+
 class QuorumConfig(_Strict):
     """How this daemon takes part in the quorum.
 
@@ -125,9 +165,12 @@ class QuorumConfig(_Strict):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     role: Literal["peer", "vantage", "aggregator"] = "peer"
     signing_key: SigningKey | None = None
-    peers: dict[PeerName, PublicKey] = Field(default_factory=dict)
+    peers: dict[PeerName, PeerKeys] = Field(default_factory=dict)
     rule: Literal["any", "majority", "all", "k_of_n"] = "majority"
     k: int | None = Field(default=None, ge=1)
+    # A vantage with no vote (or `no_data`) for a window counts as absent, not as a
+    # participant that saw no outage, when at least `min_votes` vantages reported on it.
+    min_votes: int | None = Field(default=None, ge=1)
     grace: Duration = 30.0
     outbox_retention: Duration = 2 * 86400.0
     resync_max: Duration = 86400.0
@@ -156,17 +199,49 @@ class QuorumConfig(_Strict):
         """Every vantage whose verdict is expected for each window, sorted."""
         return tuple(sorted({*self.peers, vantage}))
 
+    def peer_keys(self) -> dict[str, tuple[PeerKey, ...]]:
+        """Each peer's keys with their validity (one key without bounds if given as text)."""
+        return {name: tuple(k.peer_key() for k in value) for name, value in self.peers.items()}
+
+    def _key_locations(self) -> list[tuple[str, tuple[str | int, ...], bytes]]:
+        """(peer, location under `quorum`, raw public key) for every configured key."""
+        out: list[tuple[str, tuple[str | int, ...], bytes]] = []
+        for name, value in self.peers.items():
+            plain = len(value) == 1 and value[0].valid_from is None and value[0].until is None
+            out += [(name, ("peers", name) if plain else ("peers", name, i, "key"),
+                     raw_public(load_public_key(k.key))) for i, k in enumerate(value)]
+        return out
+
+    def _shared_keys(self, vantage: str, own: bytes) -> list[tuple[tuple[str | int, ...], str]]:
+        """A key listed for two vantages would let one speak for the other: refuse it."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        first: dict[bytes, str] = {}
+        for name, loc, raw in self._key_locations():
+            if name == vantage:
+                continue
+            if raw == own:
+                out.append((loc, f"peer {name!r} has this vantage's own public key "
+                                 "(signing_key); each vantage needs its own key pair"))
+            elif first.setdefault(raw, name) != name:
+                out.append((loc, f"peer {name!r} has the same public key as peer "
+                                 f"{first[raw]!r}; each vantage needs its own key pair"))
+        return out
+
     def problems(self, vantage: str) -> list[tuple[tuple[str | int, ...], str]]:
         """Checks that need the vantage name: (location under `quorum`, message)."""
         out: list[tuple[tuple[str | int, ...], str]] = []
-        if vantage in self.peers and self.signing_key is not None:
+        if self.signing_key is not None:
             own = public_raw(load_private_key(self.signing_key.get_secret_value()))
-            if raw_public(load_public_key(self.peers[vantage])) != own:
+            mine = [raw for name, _, raw in self._key_locations() if name == vantage]
+            if mine and own not in mine:
                 out.append((("peers", vantage),
                             "is this vantage, but the key does not match signing_key"))
+            out += self._shared_keys(vantage, own)
         if importlib.util.find_spec("aiomqtt") is None:
             out.append(((), "needs the mqtt extra: pip install 'sla-probe[mqtt]'"))
         n = len(self.voters(vantage))
         if self.k is not None and self.k > n:
             out.append((("k",), f"k={self.k} but only {n} vantages vote"))
+        if self.min_votes is not None and self.min_votes > n:
+            out.append((("min_votes",), f"min_votes={self.min_votes} but only {n} vantages vote"))
         return out

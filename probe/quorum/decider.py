@@ -48,7 +48,7 @@ class QuorumDecider:
     ) -> None:
         assert config.quorum is not None
         # The rule and the voters stay as started (a reload changes only the contracts).
-        self._rule = QuorumRule(config.quorum.rule, config.quorum.k)
+        self._rule = QuorumRule(config.quorum.rule, config.quorum.k, config.quorum.min_votes)
         self._voters = config.quorum.voters(config.probe.vantage)
         self._grace = config.quorum.grace
         self.config = config

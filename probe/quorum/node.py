@@ -9,6 +9,7 @@ The published verdict is the one measured here, before maintenance or declared e
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from probe.contracts.exclusions import measured
 from probe.model import WindowVerdict
-from probe.quorum.codec import Vote, encode, fingerprint, load_private_key, load_public_key
+from probe.quorum.codec import PeerKey, Vote, encode, fingerprint, load_private_key
 from probe.quorum.decider import SCOPE, Adjust, QuorumDecider
 from probe.quorum.link import MqttLink
 from probe.store import quorum as store
+from probe.verdicts import window_start
 
 if TYPE_CHECKING:
     from probe.clock import Clock
@@ -38,17 +40,19 @@ class QuorumNode:
         self._clock = clock
         self._worker = worker
         self._key = load_private_key(quorum.signing_key.get_secret_value())
-        keys = {name: load_public_key(text) for name, text in quorum.peers.items()}
-        keys[self.vantage] = self._key.public_key()
+        keys = quorum.peer_keys()
+        keys[self.vantage] = (PeerKey(self._key.public_key()), *keys.get(self.vantage, ()))
+        self.instance = secrets.token_hex(8)  # this process: a twin has another one
         self.config = config
         self._fingerprints: dict[str, str] = {}
         self._services: dict[str, set[str]] = {}
+        self._windows: dict[str, int] = {}
         self.set_config(config)
         self.decider = QuorumDecider(config, worker, clock, adjust) if quorum.decides else None
         self.link = MqttLink(
             quorum=quorum, vantage=self.vantage, worker=worker, clock=clock, key=self._key,
             keys=keys, check_vote=self.check_vote, on_votes=self._on_votes,
-            resync_from=self.resync_from,
+            resync_from=self.resync_from, instance=self.instance,
         )
 
     def set_config(self, config: Config) -> None:
@@ -56,6 +60,7 @@ class QuorumNode:
         self.config = config
         self._fingerprints = {c.name: fingerprint(c) for c in config.contracts}
         self._services = {c.name: set(c.services()) for c in config.contracts}
+        self._windows = {c.name: c.window_seconds for c in config.contracts}
         decider = getattr(self, "decider", None)
         if decider is not None:
             decider.config = config
@@ -64,7 +69,7 @@ class QuorumNode:
 
     def outbox_hook(self, conn: Transaction, written: list[WindowVerdict]) -> None:
         """Ledger thread, inside the verdicts' transaction: sign, enqueue, record own vote."""
-        votes = [Vote.of(measured(v), self.vantage, self._fingerprints[v.contract])
+        votes = [Vote.of(measured(v), self.vantage, self._fingerprints[v.contract], self.instance)
                  for v in written if v.scope == "local" and v.contract in self._fingerprints]
         if not votes:
             return
@@ -96,6 +101,22 @@ class QuorumNode:
         if vote.fingerprint != expected:
             return "config_mismatch", (f"{vote.vantage!r} decided {vote.contract!r} under a "
                                        "different contract config (sha256 differs)")
+        return self._check_time(vote)
+
+    def _check_time(self, vote: Vote) -> tuple[str, str] | None:
+        """A vote must be for a window of the contract's grid that could have been measured
+        and that may still be resent: a window closed long ago (a settled month), a window
+        not measured yet (it would block the genuine vote), or one that overlaps the grid
+        (an extra quorum row) would each change the record without a measurement behind it."""
+        w = self._windows[vote.contract]
+        now = self._clock.wall()
+        where = f"{vote.vantage!r} voted on {vote.contract!r} window {vote.window_start}"
+        if vote.window_seconds != w or vote.window_start % w:
+            return "off_grid", f"{where}+{vote.window_seconds}s, not on its {w}s grid"
+        if vote.window_start > window_start(now, w) + w:
+            return "future", f"{where}, more than one window ahead"
+        if vote.window_start + w < now - self.quorum.resync_max:
+            return "too_old", f"{where}, older than resync_max"
         return None
 
     def _on_votes(self, votes: Sequence[Vote]) -> None:
@@ -115,8 +136,27 @@ class QuorumNode:
             reader_cursors = await self._worker.call(self._cursors)
             if reader_cursors:
                 lost_at = min(lost_at, *reader_cursors)
-        since = max(lost_at - margin, now - self.quorum.resync_max)
-        return int(since)
+        horizon = now - self.quorum.resync_max
+        since = lost_at - margin
+        if self.decider is not None:  # also from the oldest window that still lacks a vote
+            missing = await self._worker.call(self._worker.ledger.read, self._oldest_missing)
+            if missing is not None:
+                since = min(since, missing)
+        return int(max(since, horizon))
+
+    def _oldest_missing(self, conn: Transaction) -> int | None:
+        """Oldest window within the resync horizon that lacks a vote of an expected vantage.
+
+        Noticing the loss late (a paused process, a broker that restarted unseen) must not
+        shrink what is asked for: what is missing is in the ledger, not in the clock.
+        """
+        now = self._clock.wall()
+        voters = self.quorum.voters(self.vantage)
+        found = [store.oldest_missing(conn, c.name, services=sorted(self._services[c.name]),
+                                      voters=voters, start=int(now - self.quorum.resync_max),
+                                      end=int(now), window=c.window_seconds)
+                 for c in self.config.contracts if c.name in self._services]
+        return min((f for f in found if f is not None), default=None)
 
     def _cursors(self) -> list[float]:
         ledger = self._worker.ledger
@@ -142,6 +182,10 @@ class QuorumNode:
         yield GaugeMetricFamily("sla_probe_quorum_broker_connected",
                                 "1 while the MQTT link is connected.",
                                 value=1.0 if self.link.connected else 0.0)
+        yield GaugeMetricFamily("sla_probe_quorum_duplicate_vantage",
+                                "1 when another process publishes as this vantage (it then "
+                                "refuses to publish).",
+                                value=0.0 if self.link.duplicate is None else 1.0)
         yield GaugeMetricFamily("sla_probe_quorum_vantages",
                                 "Vantages expected to vote on each window.",
                                 value=len(self.quorum.voters(self.vantage)))

@@ -7,6 +7,8 @@ Each expected vantage casts one vote:
   window: a missing witness never makes a window down;
 - `down` votes are counted against the rule's threshold over the participants
   (`any`: 1, `majority`: more than half, `all`: every participant, `k_of_n`: k);
+- with `min_votes`, a vantage that did not report (or reported `no_data`) is absent instead,
+  when at least `min_votes` participants did report;
 - `excluded: dependency` votes count as down only to decide whether the window is
   `excluded: dependency` instead of `up`.
 
@@ -33,6 +35,9 @@ RuleKind = Literal["any", "majority", "all", "k_of_n"]
 class QuorumRule:
     kind: RuleKind = "majority"
     k: int | None = None
+    # Missing and `no_data` votes are absent (not participants) when at least this many
+    # participants reported: one dead vantage then no longer turns `all` into `no_data`.
+    min_votes: int | None = None
 
     def needed(self, participants: int) -> int:
         """How many down votes make the window down, among `participants` voters."""
@@ -72,6 +77,9 @@ def decide_quorum(
     tags = {name: _tag(votes.get(name)) for name in voters}
     abstained = [n for n in voters if tags[n] == "excluded:vantage"]
     participants = [n for n in voters if n not in abstained]
+    reporters = [n for n in participants if n in votes and votes[n].verdict != Verdict.NO_DATA]
+    if rule.min_votes is not None and len(reporters) >= rule.min_votes:
+        participants = reporters  # the silent ones are absent, not witnesses of "up"
     cast = [votes[n] for n in participants if n in votes and votes[n].verdict != Verdict.NO_DATA]
     down = [v for v in cast if v.verdict == Verdict.DOWN]
     dependency = [v for v in cast if v.verdict == Verdict.EXCLUDED

@@ -16,17 +16,30 @@ from probe.contracts.accounts import (
     ObjectiveAccount,
     account_objective,
     first_affected,
+    interval_outages,
     month_totals,
 )
+from probe.contracts.composite import composite_rows, composite_timeline, composite_totals
+from probe.contracts.credits import ContractCredit, total_credit
 from probe.contracts.exclusions import declared_exclusions
+from probe.contracts.intervals import Outage
 from probe.contracts.maintenance import Assessment
 from probe.contracts.model import Declared
 from probe.contracts.month import Month, first_window, utc_iso
+from probe.contracts.readings import Reading
+from probe.feeds.plan import (
+    reconciliation,
+    reconciliation_json,
+    stored_versions,
+    with_vendor_maintenance,
+)
 from probe.model import Verdict, WindowVerdict
+from probe.report.readings import contract_readings
 from probe.support.report import incidents_json
 
 if TYPE_CHECKING:
     from probe.config import Config
+    from probe.contracts.model import Objective
     from probe.store import LedgerReader
 
 
@@ -78,6 +91,8 @@ class ObjectiveReport:
     incidents: list[Incident]
     timeline: Sequence[WindowVerdict]
     pending_from: int
+    outages: list[Outage] | None = None
+    """Under the `intervals` measurement: the month's outages as counted."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,6 +116,9 @@ class ContractReport:
     maintenance: list[Assessment]
     declared: list[DeclaredView]
     support_incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    credit_total: ContractCredit | None = None
+    readings: list[Reading] = dataclasses.field(default_factory=list)
+    vendor: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 18
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,10 +157,14 @@ def incidents(timeline: list[WindowVerdict]) -> list[Incident]:
     return out
 
 
-def _lazy_timeline(reader: LedgerReader, contract: str, service: str, *, start: int, end: int,
-                   ws: int, now: float, scope: str) -> Timeline:
+def _lazy_timeline(reader: LedgerReader, contract: str, objective: Objective, *, start: int,
+                   end: int, ws: int, now: float, scope: str) -> Timeline:
+    service = objective.service
+
     def load() -> list[WindowVerdict]:
-        rows = reader.windows(contract, start, end, scope, service)
+        rows = (composite_timeline(reader, contract, objective, start=start, end=end,
+                                   scope=scope)
+                if objective.of else reader.windows(contract, start, end, scope, service))
         return timeline(rows, contract=contract, service=service, start=start, end=end,
                         ws=ws, now=now)[0]
     return Timeline(load)
@@ -185,6 +207,8 @@ def _declared_minutes(rows: list[WindowVerdict], d: Declared) -> dict[str, float
 def build(config: Config, reader: LedgerReader, month: Month, now: float,
           scope: str = "local") -> MonthReport:
     contracts: list[ContractReport] = []
+    config = with_vendor_maintenance(config, reader)  # vendor feeds' maintenance joins
+    versions = stored_versions(config, reader)
     judged = config.maintenance_plan
     declared = declared_exclusions(config, reader)
     for contract in config.contracts:
@@ -201,29 +225,50 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             by_service[v.service].append(v)
         objectives: list[ObjectiveReport] = []
         for objective in contract.objectives:
-            mine = by_service.get(objective.service, [])
+            if objective.of:
+                mine = composite_rows(reader, contract.name, objective, start=start,
+                                      end=end, scope=scope)
+                own = composite_totals(mine, objective, totals)
+            else:
+                mine = by_service.get(objective.service, [])
+                own = totals.get(objective.service, {})
             downs, pending_from = timeline(
                 [v for v in mine if v.verdict == Verdict.DOWN], contract=contract.name,
                 service=objective.service, start=start, end=end, ws=ws, now=now, fill=False)
-            acc = account_objective(config, contract, objective, month,
-                                    totals.get(objective.service, {}), now=now,
-                                    first_incident=first_affected(mine, objective.method))
+            found = interval_outages(reader, contract, objective, start=start, end=end,
+                                     now=now, scope=scope)
+            acc = account_objective(
+                config, contract, objective, month, own, now=now,
+                first_incident=first_affected(mine, objective.method),
+                interval_minutes=None if found is None else
+                sum(o.counted_minutes for o in found))
             objectives.append(ObjectiveReport(
-                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective.service,
+                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective,
                                                       start=start, end=end, ws=ws, now=now,
                                                       scope=scope),
-                pending_from))
+                pending_from, found))
+        credit_total = None if contract.credits is None or not objectives else total_credit(
+            contract.name, contract.credits,
+            [(o.account.service, o.account.credit) for o in objectives if o.account.credited])
         in_month = [a for a in judged.get(contract.name, ())
                     if a.entry.start.timestamp() < end and a.entry.end.timestamp() > start]
         views = [DeclaredView(d, _declared_minutes(rows, d)) for d in declared
                  if d.contract == contract.name and d.start < end and d.end > start]
+        support = (incidents_json(contract, reader, start, end, now, scope=scope)
+                   if contract.support is not None else [])
+        readings = contract_readings(
+            config, contract, reader, accounts=[o.account for o in objectives],
+            maintenance=in_month, incidents=support, start=start, end=end, now=now,
+            scope=scope)
         contracts.append(ContractReport(
             name=contract.name, description=contract.description, timezone=contract.timezone,
             denominator=contract.denominator, no_data_policy=contract.no_data,
             window_seconds=ws, month_start=start, month_end=end, final=now >= end,
             objectives=objectives, maintenance=in_month, declared=views,
-            support_incidents=(incidents_json(contract, reader, start, end, now, scope=scope)
-                               if contract.support is not None else []),
+            support_incidents=support, credit_total=credit_total, readings=readings,
+            vendor=reconciliation_json(reconciliation(
+                config, reader, versions, contract.name, start=start, end=end, now=now,
+                scope=scope)),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -249,6 +294,7 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
         "requests": acc.requests, "failed_requests": acc.failed_requests,
         "budget_remaining_minutes": _num(round(acc.budget_remaining_minutes, 4)),
         "invalid_maintenance": acc.invalid_maintenance,
+        "of": list(acc.components), "credited": acc.credited,
         "credit": {
             "status": c.status, "unit": c.unit, "amount": _num(float(c.amount)),
             "tier": c.tier, "capped": c.capped,
@@ -259,6 +305,15 @@ def account_json(acc: ObjectiveAccount) -> dict[str, Any]:
             "claim_by": c.claim_by, "description": c.describe(),
         },
     }
+
+
+def credit_total_json(t: ContractCredit) -> dict[str, Any]:
+    return {"unit": t.unit, "amount": _num(float(t.amount)),
+            "combined": _num(float(t.combined)),
+            "cap": None if t.cap is None else _num(float(t.cap)), "capped": t.capped,
+            "rule": t.rule, "clause": t.clause,
+            "objectives": {name: _num(float(a)) for name, a in t.parts},
+            "description": t.describe()}
 
 
 def assessment_json(a: Assessment) -> dict[str, Any]:
@@ -293,6 +348,25 @@ def incident_json(i: Incident) -> dict[str, Any]:
             "attempts": i.attempts}
 
 
+def outage_json(o: Outage) -> dict[str, Any]:
+    """One outage: observed (first failure, next success) and the bounds the sampling
+    leaves (it began after the last success before it, ended after its last failure)."""
+    return {"start": _iso(o.start), "end": _iso(o.end),
+            "earliest_start": _iso(o.earliest_start), "latest_start": _iso(o.start),
+            "earliest_end": _iso(o.earliest_end), "latest_end": _iso(o.end),
+            "excluded_seconds": _num(o.excluded_seconds),
+            "counted_minutes": _num(o.counted_minutes)}
+
+
+def _iso(t: float | None) -> str | None:
+    """Like `utc_iso`, with the milliseconds an attempt's start has."""
+    if t is None:
+        return None
+    whole = utc_iso(int(t))
+    frac = round(t - int(t), 3)
+    return whole if not frac else whole[:-1] + f"{frac:.3f}"[1:] + "Z"
+
+
 def report_json(report: MonthReport) -> dict[str, Any]:
     """The machine-readable truth: every fact the human formats show."""
     return {
@@ -306,9 +380,15 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "no_data_policy": c.no_data_policy,
             "objectives": [account_json(o.account)
                            | {"incidents": [incident_json(i) for i in o.incidents]}
+                           | ({} if o.outages is None else
+                              {"outages": [outage_json(x) for x in o.outages]})
                            for o in c.objectives],
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
+            "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
+            "readings": [r.to_json() for r in c.readings],
+            # only for contracts with a vendor feed: other reports keep their shape
+            **({"vendor_reconciliation": c.vendor} if c.vendor else {}),
         } for c in report.contracts],
     }

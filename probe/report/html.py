@@ -12,15 +12,18 @@ from probe.model import Verdict, WindowVerdict
 from probe.report.data import ContractReport, MonthReport, ObjectiveReport
 from probe.report.text import (
     credit_text,
+    credit_total_line,
     declared_line,
     excluded_text,
     maintenance_line,
     minutes,
+    outage_lines,
     status,
     support_incident_lines,
     uptime_text,
     violation_lines,
 )
+from probe.report.vendor import vendor_lines
 
 COLOURS = {
     "up": "#2e9e44", "down": "#d62728", "no_data": "#9e9e9e", "pending": "#eeeeee",
@@ -121,7 +124,10 @@ def _objective(o: ObjectiveReport, c: ContractReport) -> str:
         f"<tr><td>{utc_iso(i.start)}</td><td>{utc_iso(i.end)}</td><td>{minutes(i.minutes)}"
         f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td></tr>" for i in o.incidents
     ) or '<tr><td colspan="4">no incidents</td></tr>'
-    return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}"
+    outages = "".join(f"<li>{escape(line)}</li>" for line in outage_lines(o))
+    if outages:
+        outages = f"<h4>Outages (intervals measurement)</h4><ul>{outages}</ul>"
+    return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}{outages}"
             f"<h4>Incidents ({len(o.incidents)})</h4><table><tr><th>start (UTC)</th>"
             f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th></tr>{incidents}"
             "</table>")
@@ -136,6 +142,9 @@ def _contract(c: ContractReport) -> str:
     if not c.objectives:
         parts.append("<p>No availability objective (support-only contract).</p>")
     parts += [_objective(o, c) for o in c.objectives]
+    total = credit_total_line(c)
+    if total is not None:
+        parts.append(f"<h3>Contract credit</h3><p><strong>{escape(total)}</strong></p>")
     if c.maintenance:
         items = []
         for m in c.maintenance:
@@ -149,6 +158,16 @@ def _contract(c: ContractReport) -> str:
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")
+    rows = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in (
+        r.topic, r.subject, r.clause, r.taken, r.figure_taken, r.other, r.figure_other))
+        + "</tr>" for r in c.readings) or '<tr><td colspan="7">none</td></tr>'
+    parts.append("<h3>Readings</h3><table><tr><th>topic</th><th>subject</th><th>clause</th>"
+                 "<th>reading taken</th><th>figure</th><th>other reading</th><th>figure</th>"
+                 f"</tr>{rows}</table>")
+    if c.vendor:
+        items = [f"<li>{escape(line)}</li>" for line in vendor_lines(c.vendor)]
+        parts.append(f"<h3>The vendor's word against our measurement</h3>"
+                     f"<ul>{''.join(items)}</ul>")
     return "<section>" + "".join(parts) + "</section>"
 
 

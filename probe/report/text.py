@@ -5,7 +5,14 @@ from __future__ import annotations
 from probe.contracts.accounts import ObjectiveAccount
 from probe.contracts.maintenance import Assessment
 from probe.contracts.month import utc_iso
-from probe.report.data import ContractReport, DeclaredView, MonthReport
+from probe.report.data import (
+    ContractReport,
+    DeclaredView,
+    MonthReport,
+    ObjectiveReport,
+    outage_json,
+)
+from probe.report.vendor import vendor_lines
 
 
 def minutes(x: float) -> str:
@@ -22,6 +29,8 @@ def excluded_text(acc: ObjectiveAccount) -> str:
 def credit_text(acc: ObjectiveAccount) -> str:
     c = acc.credit
     text = c.describe()
+    if not acc.credited:
+        text = f"reported only, not credited (the contract credits its overall figure): {text}"
     if not acc.final and c.status != "met":
         text = f"so far (month not ended): {text}"
     if c.claim_by is not None and c.status in ("due", "missed_no_tier"):
@@ -83,6 +92,36 @@ def support_incident_lines(c: ContractReport) -> list[str]:
     return lines
 
 
+def credit_total_line(c: ContractReport) -> str | None:
+    """The month's one credit of the contract, with its rule and clause (issue 15, item 2)."""
+    t = c.credit_total
+    if t is None:
+        return None
+    clause = f" [{t.clause}]" if t.clause else ""
+    prefix = "" if c.final else "so far (month not ended): "
+    return f"contract credit total: {prefix}{t.describe()}{clause}"
+
+
+def outage_lines(o: ObjectiveReport) -> list[str]:
+    """Outages under the `intervals` measurement: observed, bounds, counted minutes."""
+    lines: list[str] = []
+    for x in o.outages or ():
+        j = outage_json(x)
+        lines.append(
+            f"outage {j['start']} .. {j['end'] or 'ongoing'} counts {minutes(x.counted_minutes)}"
+            f" min (began between {j['earliest_start'] or 'unknown'} and {j['latest_start']},"
+            f" ended between {j['earliest_end']} and {j['latest_end'] or 'not yet'}"
+            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")")
+    return lines
+
+
+def reading_lines(c: ContractReport) -> list[str]:
+    """Readings: the interpretation taken, its clause, and the figure under the other."""
+    return [f"{r.topic} ({r.subject}) [{r.clause or 'no clause'}]: taken: {r.taken} -> "
+            f"{r.figure_taken}; other reading: {r.other} -> {r.figure_other}"
+            for r in c.readings]
+
+
 def status(c: ContractReport) -> str:
     return "final" if c.final else "PROVISIONAL (month not ended)"
 
@@ -98,7 +137,8 @@ def render_text(report: MonthReport) -> str:
             out.append("no availability objective (support-only contract)")
         for o in c.objectives:
             a = o.account
-            out += [f"  {a.service} [{a.method}]: {uptime_text(a)}",
+            of = f" (over {', '.join(a.components)})" if a.components else ""
+            out += [f"  {a.service}{of} [{a.method}]: {uptime_text(a)}",
                     f"    minutes in month {minutes(a.minutes_in_month)}; down "
                     f"{minutes(a.down_minutes)}; excluded {excluded_text(a)}; no_data "
                     f"{minutes(a.no_data_minutes)}; pending {minutes(a.pending_minutes)}",
@@ -108,12 +148,19 @@ def render_text(report: MonthReport) -> str:
             for i in o.incidents:
                 out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
                            f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+            out += [f"    {line}" for line in outage_lines(o)]
+        total = credit_total_line(c)
+        if total is not None:
+            out.append(f"  {total}")
         for m in c.maintenance:
             out.append(f"  maintenance {maintenance_line(m)}")
             out += [f"    ! {line}" for line in violation_lines(m)]
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
         out += [f"  {line}" for line in support_incident_lines(c)]
+        out.append("  readings:" if c.readings else "  readings: none")
+        out += [f"    {line}" for line in reading_lines(c)]
+        out += [f"  vendor: {line}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"
 
 
@@ -142,6 +189,9 @@ def render_markdown(report: MonthReport) -> str:
                     a.service, f"{a.target:g} %", uptime_text(a), minutes(a.down_minutes),
                     excluded_text(a), minutes(a.no_data_minutes), a.credit.describe(),
                     claim or "-")) + " |")
+            total = credit_total_line(c)
+            if total is not None:
+                out += ["", f"**{_cell(total)}**"]
         incidents = [(o.account.service, i) for o in c.objectives for i in o.incidents]
         if incidents:
             out += ["", "### Incidents", "", "| service | start | end | minutes | failure "
@@ -151,6 +201,10 @@ def render_markdown(report: MonthReport) -> str:
         if c.support_incidents:
             out += ["", "### Incidents under the support terms", ""]
             out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
+        outages = [(o.account.service, line) for o in c.objectives for line in outage_lines(o)]
+        if outages:
+            out += ["", "### Outages (intervals measurement)", ""]
+            out += [f"- {s}: {_cell(line)}" for s, line in outages]
         if c.maintenance:
             out += ["", "### Maintenance", ""]
             for m in c.maintenance:
@@ -159,4 +213,16 @@ def render_markdown(report: MonthReport) -> str:
         if c.declared:
             out += ["", "### Declared exclusions", ""]
             out += [f"- {_cell(declared_line(d))}" for d in c.declared]
+        out += ["", "### Readings", ""]
+        if not c.readings:
+            out.append("None: no ambiguous clause applies this month.")
+        else:
+            out += ["| topic | subject | clause | reading taken | figure | other reading "
+                    "| figure |", "|---|---|---|---|---|---|---|"]
+            out += ["| " + " | ".join(_cell(x) for x in (
+                r.topic, r.subject, r.clause, r.taken, r.figure_taken, r.other,
+                r.figure_other)) + " |" for r in c.readings]
+        if c.vendor:
+            out += ["", "### The vendor's word against our measurement", ""]
+            out += [f"- {_cell(line)}" for line in vendor_lines(c.vendor)]
     return "\n".join(out) + "\n"

@@ -131,6 +131,28 @@ def votes_between(conn: sqlite3.Connection, contract: str, start: int,
     return out
 
 
+def oldest_missing(conn: sqlite3.Connection, contract: str, *, services: Sequence[str],
+                   voters: Sequence[str], start: int, end: int, window: int) -> int | None:
+    """The oldest window in [start, end) lacking a vote of a voter for a service, counted from
+    the first window this ledger holds any vote for (nothing earlier can be missing)."""
+    first = conn.execute(
+        "SELECT MIN(window_start) FROM quorum_votes WHERE contract=? AND window_start >= ?",
+        (contract, start)).fetchone()[0]
+    if first is None:
+        return None
+    marks = ",".join("?" * len(voters))
+    counts = {(int(r[0]), str(r[1])): int(r[2]) for r in conn.execute(
+        "SELECT window_start, service, COUNT(*) FROM quorum_votes WHERE contract=? "
+        f"AND window_start >= ? AND window_start < ? AND vantage IN ({marks}) "
+        "GROUP BY window_start, service", (contract, first, end, *voters))}
+    ws = int(first) - int(first) % window
+    while ws + window <= end:
+        if any(counts.get((ws, s), 0) < len(voters) for s in services):
+            return ws
+        ws += window
+    return None
+
+
 def vantage_stats(conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
     """(vantage, windows voted, latest receipt) per vantage."""
     return [(str(r[0]), int(r[1]), float(r[2])) for r in conn.execute(

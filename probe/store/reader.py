@@ -117,6 +117,22 @@ class LedgerReader:
             ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def outage_samples(self, service: str, start: float, end: float
+                       ) -> list[tuple[float, bool]]:
+        """Failed attempts of `service` (role service) in [start, end) and the successes
+        next to them, oldest first. The month is scanned by the `started_at` index but only
+        the rows around failures leave SQLite."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT started_at, ok FROM (SELECT started_at, ok, "
+                "LAG(ok) OVER w AS prev, LEAD(ok) OVER w AS next FROM attempts "
+                "WHERE service=? AND role='service' AND started_at >= ? AND started_at < ? "
+                "WINDOW w AS (ORDER BY started_at, id)) "
+                "WHERE ok=0 OR prev=0 OR next=0 ORDER BY started_at",
+                (service, start, end),
+            ).fetchall()
+        return [(float(t), bool(ok)) for t, ok in rows]
+
     def windows(
         self, contract: str, start: int, end: int, scope: str = "local",
         service: str | None = None,

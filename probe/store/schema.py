@@ -169,7 +169,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts ADD COLUMN batch INTEGER;
     ALTER TABLE window_revisions ADD COLUMN link INTEGER;
     """,
-    # 7: the ledger's identity (probe/store/identity.py keeps a copy beside the file, so a
+    # 7: vendor feeds (probe/store/feeds.py): every version of every announcement with the
+    # time we first saw it (our witness of the notice), and the Alertmanager silences made
+    """
+    CREATE TABLE vendor_announcements (
+        id INTEGER PRIMARY KEY,
+        feed TEXT NOT NULL, vendor_id TEXT NOT NULL, version INTEGER NOT NULL,
+        first_seen REAL NOT NULL, digest TEXT NOT NULL, kind TEXT NOT NULL,
+        title TEXT NOT NULL, status TEXT NOT NULL,
+        created_at REAL, updated_at REAL, start REAL, end REAL,
+        components TEXT NOT NULL, impact TEXT NOT NULL, cancelled INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        UNIQUE (feed, vendor_id, version)
+    );
+    CREATE TABLE vendor_silences (
+        contract TEXT NOT NULL, reference TEXT NOT NULL, silence_id TEXT NOT NULL,
+        start REAL NOT NULL, end REAL NOT NULL, created REAL NOT NULL, removed REAL,
+        PRIMARY KEY (contract, reference, silence_id)
+    ) WITHOUT ROWID;
+    """,
+    # 8: the ledger's identity (probe/store/identity.py keeps a copy beside the file, so a
     # ledger that went missing or empty is refused instead of silently re-initialised)
     """
     INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));

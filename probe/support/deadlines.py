@@ -27,12 +27,12 @@ def due(limit: TimeLimit, start: float, terms: SupportTerms,
 def response_due(terms: SupportTerms, severity: str, reported_at: float) -> float | None:
     """When the selected package owes a first response to a report of `severity`."""
     limit = terms.selected.response.get(severity)
-    return None if limit is None else due(limit, reported_at, terms)
+    return None if limit is None else due(limit, terms.clock_starts(reported_at), terms)
 
 
 def resolution_due(terms: SupportTerms, severity: str, reported_at: float) -> float | None:
     limit = terms.selected.resolution.get(severity)
-    return None if limit is None else due(limit, reported_at, terms)
+    return None if limit is None else due(limit, terms.clock_starts(reported_at), terms)
 
 
 def notice_applies(notice: NoticeTerm, severity: str) -> bool:

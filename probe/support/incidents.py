@@ -44,6 +44,8 @@ class Deadlines:
     resolution_due: float | None = None
     notice_due: float | None = None
     report_due: float | None = None
+    response_due_other_reading: float | None = None
+    """The response deadline under the reading not taken (`TimeLimit.other_reading`)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,6 +119,9 @@ class Incident:
             out[name] = utc_iso(value)
             # Passed, not "missed": the probe cannot see whether the vendor answered in time.
             out[f"{name}_passed"] = None if value is None else now >= value
+        other = self.deadlines.response_due_other_reading
+        if other is not None:
+            out["response_due_other_reading"] = utc_iso(other)
         if zone is not None:
             for name in ("start", "end", "response_due", "resolution_due", "notice_due",
                          "report_due"):
@@ -228,6 +233,8 @@ def _with_terms(base: Incident, terms: SupportTerms, contract: ContractConfig,
     package = terms.selected
     limits = [x for x in (package.response.get(severity), package.resolution.get(severity))
               if x is not None]
+    first = package.response.get(severity)
+    other = first.other() if first is not None else None
     return dataclasses.replace(
         base, severity=severity, severity_label=level.label, severity_since=since,
         reported_at=reported,
@@ -235,6 +242,8 @@ def _with_terms(base: Incident, terms: SupportTerms, contract: ContractConfig,
             response_due=response_due(terms, severity, reported),
             resolution_due=resolution_due(terms, severity, reported),
             notice_due=notice_at, report_due=report_at,
+            response_due_other_reading=None if other is None else
+            due(other, terms.clock_starts(reported), terms),
         ),
         best_effort=bool(limits) and all(x.best_effort for x in limits),
     )

@@ -75,6 +75,23 @@ class TimeLimit(StrictModel):
     unit: TimeUnit
     calendar: str | None = None
     best_effort: bool = False
+    other_reading: str | None = None
+    """Where the text is ambiguous, the limit under the reading not taken (`2 hours` beside
+    `2 business hours`); the report shows the deadline under both (issue 15, item 7)."""
+    clause: str = ""
+
+    @field_validator("other_reading")
+    @classmethod
+    def _other(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_time_limit(value)
+        return value
+
+    def other(self) -> TimeLimit | None:
+        if self.other_reading is None:
+            return None
+        return TimeLimit.model_validate(
+            {**parse_time_limit(self.other_reading), "calendar": self.calendar})
 
     @model_validator(mode="before")
     @classmethod
@@ -336,6 +353,21 @@ class SeverityRule(StrictModel):
         return hit > 0 and hit >= need
 
 
+class ClockStart(StrictModel):
+    """When the response clock starts for a report received outside business hours.
+
+    senhasegura §7.9 "In notifications sent by the portal, the service time counts from the
+    first hour of the business day following receipt of the ticket, if it occurs outside
+    business hours, even for the S-24x7 support mode": with `next_business_day`, a report
+    outside `calendar`'s hours starts every clock (24x7 ones too) at the next business
+    opening. Reports are assumed to go through the portal (§7.1 "Occurrences ... must be
+    notified to the senhasegura service portal")."""
+
+    outside_hours: Literal["immediately", "next_business_day"] = "immediately"
+    calendar: str
+    clause: str = ""
+
+
 class SupportTerms(StrictModel):
     """The support half of a contract."""
 
@@ -352,6 +384,7 @@ class SupportTerms(StrictModel):
     """Severity of an outage no rule matches; default: the least severe."""
     incident_merge_gap: Duration = 0.0
     """Down windows at most this far apart belong to one incident."""
+    clock_start: ClockStart | None = None
 
     @model_validator(mode="after")
     def _references(self) -> SupportTerms:
@@ -389,6 +422,8 @@ class SupportTerms(StrictModel):
             severity(f"severity_rules[{i}]", rule.severity)
         if self.default_severity is not None:
             severity("default_severity", self.default_severity)
+        if self.clock_start is not None:
+            calendar("clock_start.calendar", self.clock_start.calendar)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -410,6 +445,13 @@ class SupportTerms(StrictModel):
     def calendar(self, name: str | None = None) -> BusinessCalendar:
         """A named calendar, or the selected package's Support Service Time."""
         return self.compiled_calendars[name or self.selected.calendar]
+
+    def clock_starts(self, reported_at: float) -> float:
+        """When the response and resolution clocks start for a report at `reported_at`."""
+        rule = self.clock_start
+        if rule is None or rule.outside_hours == "immediately":
+            return reported_at
+        return self.calendar(rule.calendar).next_open(reported_at)
 
     def severity_rank(self, name: str) -> int:
         for i, severity in enumerate(self.severities):

@@ -108,6 +108,11 @@ def _page_chunks(rows: list[Any]) -> list[bytes]:
     return out
 
 
+# SQLite integers are 64-bit; a larger `from`/`to` is a client's mistake (a 400), and no
+# window starts after the year 9999 anyway.
+MAX_EPOCH = 253_402_300_799
+
+
 def add_verdict_routes(app: web.Application, *, config: Callable[[], Config],
                        reader: LedgerReader, now: Callable[[], float]) -> None:
     """Serve `/api/v1/verdicts/latest` and `/api/v1/windows` on `app`."""
@@ -135,6 +140,14 @@ def add_verdict_routes(app: web.Application, *, config: Callable[[], Config],
         if not 1 <= limit <= MAX_PAGE_SIZE:
             return web.json_response({"error": f"limit must be 1..{MAX_PAGE_SIZE}"},
                                      status=400, headers=NO_STORE)
+        if not (0 <= start <= MAX_EPOCH and 0 <= end <= MAX_EPOCH):
+            return web.json_response(
+                {"error": f"from and to are epoch seconds between 0 and {MAX_EPOCH}"},
+                status=400, headers=NO_STORE)
+        refused = bad_scope(request) or unknown_names(config(), contract,
+                                                      query.get("service"))
+        if refused is not None:
+            return refused
         scope = query.get("scope", "local")
         loop = asyncio.get_running_loop()
         # one row more than the page: whether there is a next page, without a count
@@ -195,8 +208,27 @@ def bad_scope(request: web.Request) -> web.Response | None:
     """A 400 answer if `scope=` names neither scope, else None."""
     if request.query.get("scope", "local") in SCOPES:
         return None
-    return web.json_response({"error": f"scope must be one of {', '.join(SCOPES)}"},
-                             status=400, headers=NO_STORE)
+    return web.json_response({"error": f"scope must be one of {', '.join(SCOPES)}",
+                              "scopes": list(SCOPES)}, status=400, headers=NO_STORE)
+
+
+def unknown_names(config: Config, contract: str | None,
+                  service: str | None) -> web.Response | None:
+    """A 404 naming the valid values when `contract` (or its `service`) is not configured:
+    an empty list would read as "no windows" when it is a typo."""
+    names = [c.name for c in config.contracts]
+    if contract is None:
+        return None
+    if contract not in names:
+        return web.json_response(
+            {"error": f"unknown contract {contract!r}", "contracts": names},
+            status=404, headers=NO_STORE)
+    services = config.contract(contract).services()
+    if service is not None and service not in services:
+        return web.json_response(
+            {"error": f"unknown service {service!r} in contract {contract!r}",
+             "services": services}, status=404, headers=NO_STORE)
+    return None
 
 
 def add_status_api_routes(app: web.Application, source: StatusSource) -> None:
@@ -221,6 +253,9 @@ def add_status_api_routes(app: web.Application, source: StatusSource) -> None:
             return ledger_unavailable()
         month = request.query.get("month")
         contract = request.query.get("contract")
+        unknown = unknown_names(source.config(), contract, None)
+        if unknown is not None:
+            return unknown
         try:
             payload = await asyncio.to_thread(functools.partial(
                 incidents_payload, source.config(), reader, source.clock.wall(), contract,

@@ -107,6 +107,53 @@ class TestQuorumConfig:
         assert found == ["config.yaml:31: quorum.peers.zurich: is this vantage, but the key "
                          "does not match signing_key"]
 
+    def test_two_peers_with_one_public_key_are_refused(self) -> None:
+        body = GOOD.replace("peers:\n", f"peers:\n      berlin: {public_text(PEER)}\n")
+        found = problems(with_quorum(body))
+        assert found == ["config.yaml:32: quorum.peers.frankfurt: peer 'frankfurt' has the "
+                         "same public key as peer 'berlin'; each vantage needs its own key pair"]
+
+    def test_our_own_key_under_a_peer_name_is_refused(self) -> None:
+        body = GOOD.replace("peers:\n", f"peers:\n      berlin: {public_text(ME)}\n")
+        found = problems(with_quorum(body))
+        assert found == ["config.yaml:31: quorum.peers.berlin: peer 'berlin' has this "
+                         "vantage's own public key (signing_key); each vantage needs its own "
+                         "key pair"]
+
+    def test_a_shared_key_inside_a_rotation_list_is_refused_at_its_line(self) -> None:
+        other = Ed25519PrivateKey.generate()
+        body = GOOD.replace("peers:\n", (
+            "peers:\n      berlin:\n"
+            f"        - {{key: {public_text(other)}, until: 2026-11-20T12:00:00Z}}\n"
+            f"        - {{key: {public_text(PEER)}, from: 2026-11-19T12:00:00Z}}\n"))
+        found = problems(with_quorum(body))
+        assert found == ["config.yaml:34: quorum.peers.frankfurt: peer 'frankfurt' has the "
+                         "same public key as peer 'berlin'; each vantage needs its own key pair"]
+
+    def test_a_rotation_lists_keys_with_their_validity(self) -> None:
+        new = Ed25519PrivateKey.generate()
+        body = GOOD.replace(f"      frankfurt: {public_text(PEER)}\n", (
+            "      frankfurt:\n"
+            f"        - {{key: {public_text(PEER)}, until: 2026-11-20T12:00:00Z}}\n"
+            f"        - {{key: {public_text(new)}, from: 2026-11-19T12:00:00Z}}\n"))
+        q = parse_config(with_quorum(body), "config.yaml").quorum
+        assert q is not None
+        [(old_key, new_key)] = q.peer_keys().values()
+        assert (old_key.valid_from, old_key.valid_until) == (None, 1_795_176_000.0)
+        assert (new_key.valid_from, new_key.valid_until) == (1_795_089_600.0, None)
+        assert old_key.valid_at(1_795_100_000)
+        assert new_key.valid_at(1_795_100_000)
+        assert not old_key.valid_at(1_795_176_000)
+        bad = body.replace("until: 2026-11-20", "from: 2026-11-21T00:00:00Z, until: 2026-11-20")
+        [refused] = problems(with_quorum(bad))
+        assert refused.startswith("config.yaml:32: quorum.peers.frankfurt[0]")
+        assert refused.endswith("until must be after from")
+
+    def test_min_votes_cannot_exceed_the_vantages(self) -> None:
+        found = problems(with_quorum(GOOD.replace("    k: 2\n", "    k: 2\n    min_votes: 3\n")))
+        assert found == ["config.yaml:34: quorum.min_votes: min_votes=3 but only 2 vantages "
+                         "vote"]
+
     def test_an_invalid_signing_key_is_refused_without_showing_it(self) -> None:
         found = problems(with_quorum(GOOD.replace(seed(ME), "c2VjcmV0LWtleS1ieXRlcw==")))
         assert len(found) == 1

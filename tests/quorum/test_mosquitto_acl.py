@@ -24,8 +24,21 @@ from tests.servers import ScheduledTarget, wait_until
 
 aiomqtt = pytest.importorskip("aiomqtt")
 
-ACL = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
-USERS = {"a": "pw-a-123", "b": "pw-b-123", "c": "pw-c-123"}
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
+USERS = {"a": "pw-a-123", "b": "pw-b-123", "c": "pw-c-123", "observer": "pw-o-123"}
+MARKER = "# -- one block per vantage"
+
+
+def render_acl(directory: Path, vantages: tuple[str, ...] = ("a", "b", "c")) -> Path:
+    """The shipped ACL with its example vantage blocks replaced by blocks for `vantages`,
+    written exactly as the shipped ones are (one `user` line, two `topic write` lines)."""
+    text = SHIPPED.read_text()
+    head, tail = text.split(MARKER)
+    example = tail.split("\n\n")[0].split("\n", 1)[1]  # the first block: user zurich ...
+    blocks = "\n".join(example.replace("zurich", name) + "\n" for name in vantages)
+    path = directory / "acl"
+    path.write_text(head + MARKER + "\n" + blocks)
+    return path
 
 
 @pytest.fixture
@@ -36,7 +49,8 @@ def guarded_broker(tmp_path: Path) -> Iterator[Broker]:
         args = [passwd_tool, "-b", *(["-c"] if i == 0 else []), str(passwords), user, password]
         subprocess.run(args, check=True, capture_output=True)
     broker = Broker(require_tool("mosquitto"), tmp_path,
-                    f"allow_anonymous false\npassword_file {passwords}\nacl_file {ACL}\n")
+                    f"allow_anonymous false\npassword_file {passwords}\n"
+                    f"acl_file {render_acl(tmp_path)}\n")
     broker.start()
     try:
         yield broker
@@ -69,6 +83,41 @@ class TestMosquittoAcl:
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(collect(), 1.5)
         assert received == ["sla-probe/v1/verdicts/k/api/a", "sla-probe/v1/sync/a"]
+
+    async def test_an_observer_reads_everything_and_publishes_nothing(
+        self, guarded_broker: Broker
+    ) -> None:
+        received: list[str] = []
+        async with client(guarded_broker, "c") as reader, \
+                client(guarded_broker, "observer") as observer:
+            await reader.subscribe("sla-probe/v1/#", qos=1)
+            await observer.subscribe("sla-probe/v1/#", qos=1)
+            for topic in ("sla-probe/v1/verdicts/k/api/observer", "sla-probe/v1/sync/observer",
+                          "sla-probe/v1/verdicts/k/api/a", "sla-probe/v1/sync/a"):
+                await observer.publish(topic, b"[" * 3000, qos=1)
+            async with client(guarded_broker, "a") as writer:
+                await writer.publish("sla-probe/v1/sync/a", b"x", qos=1)
+
+            async def collect() -> None:
+                async for message in reader.messages:
+                    received.append(str(message.topic))  # noqa: PERF401 - runs until timeout
+
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(collect(), 1.5)
+            seen = [str((await anext(observer.messages)).topic)]
+        assert received == ["sla-probe/v1/sync/a"]
+        assert seen == ["sla-probe/v1/sync/a"]
+
+    def test_the_shipped_acl_loads_and_renders_one_block_per_vantage(
+        self, tmp_path: Path
+    ) -> None:
+        text = render_acl(tmp_path, ("x", "y")).read_text()
+        assert "user x\ntopic write sla-probe/v1/verdicts/+/+/x\ntopic write sla-probe/v1/sync/x" \
+            in text
+        assert "zurich" not in text.split(MARKER)[1]
+        broker = Broker(require_tool("mosquitto"), tmp_path, f"acl_file {SHIPPED}\n")
+        broker.start()  # raises if mosquitto refuses the file
+        broker.stop()
 
     async def test_anonymous_and_wrong_password_clients_are_refused(
         self, guarded_broker: Broker
@@ -127,7 +176,7 @@ class TestDaemonsThroughTlsAndAcl:
             subprocess.run([passwd_tool, "-b", *(["-c"] if i == 0 else []), str(passwords),
                             user, password], check=True, capture_output=True)
         broker = Broker(require_tool("mosquitto"), tmp_path, (
-            f"allow_anonymous false\npassword_file {passwords}\nacl_file {ACL}\n"
+            f"allow_anonymous false\npassword_file {passwords}\nacl_file {render_acl(tmp_path)}\n"
             f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"))
         broker.start()
         cluster = Cluster.make(tmp_path, broker)

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,13 +91,18 @@ class TestOutboxHook:
         self, state_dir: Path, ledger: Ledger
     ) -> None:
         node = node_for(config(state_dir), ledger)
-        good = Vote("c1", "api", "frankfurt", 0, 60, Verdict.UP, Reason.NONE, 1, 0, (), 0, 0.0,
-                    fingerprint(node.config.contracts[0]))
+        now = int(time.time()) // 60 * 60
+        good = Vote("c1", "api", "frankfurt", now - 60, 60, Verdict.UP, Reason.NONE, 1, 0, (),
+                    0, 0.0, fingerprint(node.config.contracts[0]))
         assert node.check_vote(good) is None
+        assert node.check_vote(dataclasses.replace(good, window_start=now + 60)) is None
         reasons = [node.check_vote(dataclasses.replace(good, **change)) for change in (
-            {"fingerprint": "0" * 64}, {"contract": "c2"}, {"service": "web"})]
+            {"fingerprint": "0" * 64}, {"contract": "c2"}, {"service": "web"},
+            {"window_start": now + 1}, {"window_seconds": 30}, {"window_start": now + 180},
+            {"window_start": now - 14 * 86400})]
         assert [r[0] if r else None for r in reasons] == [
-            "config_mismatch", "unknown_contract", "unknown_service"]
+            "config_mismatch", "unknown_contract", "unknown_service", "off_grid", "off_grid",
+            "future", "too_old"]
 
 
 class TestRejectionLogging:

@@ -33,6 +33,7 @@ def decide(rule: QuorumRule, tags: dict[str, str], voters: tuple[str, ...] = VOT
 
 MAJORITY, ANY, ALL = QuorumRule("majority"), QuorumRule("any"), QuorumRule("all")
 TWO = QuorumRule("k_of_n", 2)
+ALL2 = QuorumRule("all", min_votes=2)  # the table in docs/quorum.md ("min_votes")
 
 CASES = [
     # rule, votes (a missing name never reported), expected
@@ -60,6 +61,16 @@ CASES = [
     (TWO, {"a": DOWN, "b": DOWN, "c": UP}, "down"),
     (TWO, {"a": DOWN, "b": UP, "c": UP}, "up"),
     (TWO, {"a": DOWN, "b": VANTAGE, "c": VANTAGE}, "no_data"),  # k cannot be reached
+    # min_votes: silent (missing or no_data) vantages are absent once 2 report
+    (ALL2, {"a": DOWN, "b": DOWN, "c": DOWN}, "down"),
+    (ALL2, {"a": DOWN, "b": DOWN}, "down"),  # c dead: absent, 2 of 2
+    (ALL2, {"a": DOWN, "b": DOWN, "c": NO_DATA}, "down"),  # c back, saw nothing: absent
+    (ALL2, {"a": DOWN, "b": DOWN, "c": UP}, "up"),  # c alive and saw it up
+    (ALL2, {"a": DOWN, "b": DOWN, "c": VANTAGE}, "down"),  # c abstains, as without min_votes
+    (ALL2, {"a": DOWN, "b": UP}, "up"),
+    (ALL2, {"a": DOWN}, "no_data"),  # 1 report < min_votes: b and c are silent participants
+    (ALL2, {"a": DOWN, "b": VANTAGE}, "no_data"),  # 1 report < min_votes
+    (QuorumRule("majority", min_votes=2), {"a": DOWN, "b": UP}, "up"),  # 1 of 2: not more
 ]
 
 

@@ -132,7 +132,7 @@ class TestJson:
             "no_data_minutes": 44640 - 690, "pending_minutes": 0,
             "denominator_minutes": 44640, "requests": None, "failed_requests": None,
             "budget_remaining_minutes": round((1 - 560 / 44640 - 0.9995) * 44640, 4),
-            "invalid_maintenance": 1,
+            "invalid_maintenance": 1, "of": [], "credited": False,
             "credit": {
                 "status": "due", "unit": "percent", "amount": 3, "tier": "[98.00, 99.01)",
                 "capped": False, "cap": 7, "target_missed_no_tier": False,
@@ -235,10 +235,13 @@ class TestHtml:
 
 class TestCsv:
     def test_one_row_per_ended_window(self, rendered: dict[str, str]) -> None:
-        rows = list(csv.reader(io.StringIO(rendered["csv"])))
+        windows, _, readings = rendered["csv"].partition("\n\n")
+        rows = list(csv.reader(io.StringIO(windows)))
         assert rows[0] == ["window_start", "contract", "service", "verdict", "reason",
                            "attempts", "failures", "failure_classes"]
-        assert len(rows) == 1 + 3 * 44640
+        # Three services and the Cloud Service (issue 15, item 3); then the readings.
+        assert len(rows) == 1 + 4 * 44640
+        assert readings.startswith("reading_contract,topic,subject,clause,taken,")
         assert ["2026-10-20T05:00:00Z", "dfns", "dfns-api", "down", "", "6", "6",
                 "connect;timeout"] in rows
         assert ["2026-10-06T05:00:00Z", "dfns", "dfns-signature", "excluded", "maintenance",

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.model import Reason, Verdict, WindowVerdict
+from probe.model import Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.store import Ledger
 from tests.fakes import MemoryWindows
 
@@ -51,5 +51,32 @@ def test_reads_agree(batches: list[list[tuple[str, int, tuple[Verdict, Reason], 
                         "c", verdict, lo, hi, service="a", limit=2, newest_first=newest,
                     ) == fake.windows_by_verdict(
                         "c", verdict, lo, hi, service="a", limit=2, newest_first=newest)
+        finally:
+            ledger.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(outcomes=st.lists(st.tuples(st.integers(0, 500), st.booleans(),
+                                   st.sampled_from(["a", "b"])), max_size=60, unique_by=lambda x: x[0]),
+       span=st.tuples(st.integers(-5, 500), st.integers(1, 520)))
+def test_outage_samples_agree(outcomes: list[tuple[int, bool, str]],
+                              span: tuple[int, int]) -> None:
+    """The `intervals` measurement reads failures and the successes next to them alike."""
+    fake = MemoryWindows()
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp))
+        try:
+            attempts = [Attempt(float(T0 + i * 10), s, "probe", Role.SERVICE, ok,
+                                None if ok else "timeout", 0.1) for i, ok, s in outcomes]
+            ledger.record_attempts(attempts)
+            for service in ("a", "b"):
+                fake.record_outcomes(service, [(a.started_at, a.ok) for a in attempts
+                                               if a.service == service])
+            lo, hi = T0 + span[0] * 10, T0 + (span[0] + span[1]) * 10
+            reader = Ledger.reader(Path(tmp))
+            try:
+                assert reader.outage_samples("a", lo, hi) == fake.outage_samples("a", lo, hi)
+            finally:
+                reader.close()
         finally:
             ledger.close()

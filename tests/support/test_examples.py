@@ -67,9 +67,11 @@ class TestSupportExamples:
         # ... the city's anniversary (25 Jan, an extra date) is no business day
         ("senhasegura", None, "C2", SAO_PAULO, (2027, 1, 22, 18, 0),
          "2027-01-26 Tue 12:00 -03"),
-        # Advanced 24x7: Urgent 1 hour around the clock
+        # Advanced 24x7: Urgent 1 hour around the clock, but §7.9 starts a portal ticket
+        # received out of hours at the next business opening "even for the S-24x7 support
+        # mode" (issue 15, item 6): Sat 23:00 -> Mon 09:00 -> 10:00.
         ("senhasegura", "advanced_24x7", "C1", SAO_PAULO, (2026, 11, 28, 23, 0),
-         "2026-11-29 Sun 00:00 -03"),
+         "2026-11-30 Mon 10:00 -03"),
         # contract 004: P3 1 business day, P1 1 business hour
         ("thesmios", None, "P3", LONDON, (2026, 11, 25, 11, 0), "2026-11-26 Thu 11:00 GMT"),
         ("thesmios", None, "P1", LONDON, (2026, 11, 27, 16, 30), "2026-11-30 Mon 09:30 GMT"),

@@ -23,6 +23,7 @@ from probe.config import Config
 from probe.contracts.accounts import ObjectiveAccount, month_accounts
 from probe.contracts.model import ContractConfig
 from probe.contracts.month import Month, utc_iso
+from probe.feeds.plan import reconciliation, reconciliation_json, stored_versions
 from probe.model import Verdict
 from probe.report.data import account_json
 from probe.store import LedgerReader
@@ -42,9 +43,16 @@ def _month_to_date(acc: ObjectiveAccount, now: float) -> dict[str, Any]:
         figures.pop(key)
     elapsed = max(0.0, (min(now, acc.month_end) - acc.month_start) / 60)
     budget = acc.budget_minutes
+    # Uptime is computed over measured minutes only: 100 % of a month that was half
+    # unmeasured must not read as a perfect month, so coverage stands beside it.
+    # (pending minutes include the rest of the month: only the elapsed part counts here)
+    pending = max(0.0, acc.pending_minutes - (acc.minutes_in_month - elapsed))
+    measured = max(0.0, elapsed - acc.no_data_minutes - pending)
     figures.update({
         "target_met": acc.met,
         "minutes_elapsed": elapsed,
+        "measured_minutes": measured,
+        "coverage_percent": 100.0 * measured / elapsed if elapsed > 0 else None,
         "elapsed_uptime_percent": (100.0 * (1 - acc.downtime_minutes / elapsed)
                                    if elapsed > 0 else None),
         "budget_minutes": budget,
@@ -211,7 +219,18 @@ def _contract_status(config: Config, contract: ContractConfig, reader: LedgerRea
             "open": [dump(i) for i in open_incidents],
             "recent": [dump(i) for i in recent],
         },
-    }
+    } | _vendor(config, contract, reader, now, start=start, end=end, scope=scope)
+
+
+def _vendor(config: Config, contract: ContractConfig, reader: LedgerReader, now: float, *,
+            start: int, end: int, scope: str) -> dict[str, Any]:
+    """The vendor's own status page against our measurement this month (issue 18); only
+    for a contract with a vendor feed, so other pages keep their shape."""
+    if not any(f.contract == contract.name for f in config.vendor_feeds):
+        return {}
+    return {"vendor": reconciliation_json(reconciliation(
+        config, reader, stored_versions(config, reader), contract.name, start=start,
+        end=end, now=now, scope=scope))}
 
 
 def _only(config: Config, contract: ContractConfig) -> Config:

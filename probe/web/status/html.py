@@ -81,6 +81,8 @@ def _services_table(contract: dict[str, Any]) -> str:
             f'<td data-field="state"><span class="state state-{html.escape(s["state"])}">'
             f"{html.escape(s['state'])}</span> {html.escape(s['state_reason'])}</td>"
             + _td("uptime_percent", _num(mtd["uptime_percent"], 4), f"num {met}")
+            + _td("coverage_percent", _num(mtd["coverage_percent"], 2), "num")
+            + _td("no_data_minutes", _num(mtd["no_data_minutes"], 1), "num")
             + _td("target_percent", _num(s["target_percent"], 4), "num")
             + _td("down_minutes", _num(mtd["down_minutes"], 1), "num")
             + _td("budget_remaining_minutes", _num(mtd["budget_remaining_minutes"], 1), "num")
@@ -90,7 +92,8 @@ def _services_table(contract: dict[str, Any]) -> str:
         )
     return (
         "<table class=\"services\"><thead><tr><th>Service</th><th>Now</th>"
-        "<th>Uptime this month %</th><th>Target %</th><th>Down min</th>"
+        "<th>Uptime this month %</th><th title=\"measured minutes out of elapsed minutes\">"
+        "Coverage %</th><th>No data min</th><th>Target %</th><th>Down min</th>"
         "<th>Budget left min</th><th>Open incidents</th><th>Projected credit</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
@@ -128,6 +131,27 @@ def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
     )
 
 
+def _vendor_table(rows: list[dict[str, Any]]) -> str:
+    """The vendor's word against ours: declared per impact, measured, and the mismatches."""
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        declared = ", ".join(f"{k} {v}" for k, v in r["declared_minutes"].items()) or NONE
+        unseen = sum(1 for d in r["declared"] if not d["seen"])
+        body.append(
+            f'<tr data-service="{html.escape(r["service"])}">'
+            f"<th>{html.escape(r['service'])}</th>{_td('declared_minutes', declared)}"
+            f"{_td('measured_down_minutes', str(r['measured_down_minutes']), 'num')}"
+            f"{_td('undeclared', str(len(r['undeclared'])), 'num')}"
+            f"{_td('unseen', str(unseen), 'num')}</tr>")
+    return ("<h3>The vendor's status page against our measurement (this month)</h3>"
+            '<table class="vendor"><thead><tr><th>Service</th><th>Vendor declared (min, '
+            "by impact)</th><th>We measured down (min)</th><th>Ours, undeclared</th>"
+            f"<th>Theirs, unseen by us</th></tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table>")
+
+
 def render_status_page(status: dict[str, Any]) -> str:
     """One self-contained HTML document for `build_status`'s result."""
     sections = []
@@ -148,6 +172,7 @@ def render_status_page(status: dict[str, Any]) -> str:
             f"{_services_table(c)}{strips}"
             f"{_incident_table(c['incidents']['open'], 'Open incidents')}"
             f"{_incident_table(c['incidents']['recent'], 'Recent incidents')}"
+            f"{_vendor_table(c.get('vendor', []))}"
             "</section>"
         )
     body = "".join(sections) or '<p class="muted">No contracts configured.</p>'
