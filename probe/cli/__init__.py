@@ -75,3 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"sla-probe: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as exc:
+        # Ledger trouble (missing, empty, malformed, locked, read-only) is one clear line
+        # and exit 1 in every command, never a traceback. Imported here: `--help` stays fast.
+        from probe.store import LedgerError, SQLiteError  # noqa: PLC0415
+
+        if isinstance(exc, LedgerError):
+            print(f"sla-probe: {exc}", file=sys.stderr)
+        elif isinstance(exc, SQLiteError):
+            print(f"sla-probe: ledger error: {exc}", file=sys.stderr)
+        else:
+            raise
+        return EXIT_FAILED

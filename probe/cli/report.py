@@ -42,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.report import render  # noqa: PLC0415
     from probe.store import LEDGER_FILE, Ledger  # noqa: PLC0415
+    from probe.store.identity import check_present  # noqa: PLC0415
 
     config = load_config(args.config)
     month = Month.parse(args.month)
@@ -49,8 +50,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"sla-probe: no ledger in {config.probe.state_dir} (has the daemon run?)",
               file=sys.stderr)
         return EXIT_FAILED
+    check_present(config.probe.state_dir)
     reader = Ledger.reader(config.probe.state_dir)
     try:
+        reader.verify()
         text = render(config, reader, month, args.format, time.time(), scope=args.scope,
                       since=args.since, until=args.until)
     finally:

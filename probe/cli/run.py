@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_arg(parser)
     parser.add_argument("--web.config.file", dest="web_config_file", type=Path,
                         help="TLS and basic auth for the listener (exporter-toolkit format)")
+    parser.add_argument("--new-ledger", action="store_true",
+                        help="start a new ledger where the state directory held one that is "
+                             "now missing, empty or another (the history is lost)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     if tty.wanted(args, sys.stderr):
         lines = tty.WindowLines(lambda: daemon.config, config.probe.state_dir,
                                 SystemClock(), sys.stderr)
-    daemon = Daemon(config, config_path=args.config,
+    daemon = Daemon(config, config_path=args.config, new_ledger=args.new_ledger,
                     verdict_listeners=[lines] if lines is not None else [])
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
