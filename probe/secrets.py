@@ -40,6 +40,12 @@ class SecretRegistry:
         if len(value) < _MIN_REDACT_LEN:
             return
         forms = {f for f in encoded_forms(value) if len(f) >= _MIN_REDACT_LEN}
+        # `Authorization: Bearer TOKEN` is registered whole; a target may echo the token
+        # alone, so the credential after an auth scheme word is a secret of its own.
+        scheme, sep, credential = value.partition(" ")
+        credential = credential.strip()
+        if sep and scheme.isalpha() and len(credential) >= _MIN_REDACT_LEN:
+            forms |= {f for f in encoded_forms(credential) if len(f) >= _MIN_REDACT_LEN}
         with self._lock:
             if not forms <= self._values:
                 self._values |= forms

@@ -46,7 +46,11 @@ def _masked(value: Any) -> Any:
 def terms_json(config: Config, name: str, ledger_exclusions: Sequence[Declared]) -> dict[str, Any]:
     """contract.json: the contract and everything its figures depend on, no secrets."""
     contract = config.contract(name)
-    dumped = _masked(contract.model_dump(mode="json"))
+    # The contract's terms hold no secrets (no `Secret` field in contracts or support
+    # terms), and the verifier recomputes the figures from them: a redactor that replaced a
+    # secret that happens to occur inside a term ("business_days") would change the terms.
+    # Check configs may carry secrets in plain fields (a URL), so they are masked.
+    dumped = contract.model_dump(mode="json")
     services = {}
     for service in contract.services():
         s = config.service(service)

@@ -129,3 +129,14 @@ async def test_probes_say_who_they_are_unless_the_check_says_otherwise(
         for job in jobs:
             await job.check.aclose()  # type: ignore[attr-defined]
     assert agents == [f"sla-probe/{__version__} (vantage zurich-1)", "mine/1"]
+
+
+def test_the_token_of_a_bearer_header_is_redacted_alone() -> None:
+    """`Authorization: Bearer TOKEN` is one registered secret; an echo of TOKEN alone (or
+    encoded) must be redacted too."""
+    from probe.secrets import REGISTRY, encoded_forms, redact  # noqa: PLC0415
+
+    REGISTRY.add("Bearer tok-3f9a7c1e55d0")
+    for form in encoded_forms("tok-3f9a7c1e55d0"):
+        assert "tok-3f9a7c1e55d0" not in redact(f"echo: {form}")
+        assert form not in redact(f"echo: {form}")
