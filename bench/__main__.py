@@ -1,4 +1,4 @@
-"""`python -m bench [all|accuracy|cost|resilience|month|heap|scale] [--quick] [--out DIR]`."""
+"""`python -m bench [all|accuracy|cost|resilience|month|readers|heap|scale] [--quick] [--out D]`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bench.common import machine
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["all", "accuracy", "cost", "resilience", "month", "heap", "scale"])
+                        choices=["all", "accuracy", "cost", "resilience", "month", "readers",
+                                 "heap", "scale"])
     parser.add_argument("--quick", action="store_true",
                         help="the tiny mode of the smoke test (seconds, not minutes)")
     parser.add_argument("--out", type=Path, default=None,
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import monthreport  # noqa: PLC0415
 
         monthreport.run(args.quick)
+    if args.which == "readers":
+        from bench import readers  # noqa: PLC0415
+
+        readers.run(args.quick, args.out)
     if args.which in ("all", "heap"):
         from bench import heap  # noqa: PLC0415
 

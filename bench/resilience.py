@@ -38,7 +38,7 @@ from bench.common import (
     table,
     wait_port,
 )
-from bench.servers import HOSTILE_KINDS
+from bench.servers import HOSTILE_KINDS, echo_forms
 
 # -- (a) kill -9 ---------------------------------------------------------------------------
 
@@ -269,12 +269,22 @@ SECRETS = {
     "BENCH_TOKEN": "Bearer sk-bench-" + "7f3a9c1e5b2d4f60",
     "BENCH_API_KEY": "ak-bench-0c9d8e7f6a5b4c3d",
 }
+FILE_SECRET = "fk-bench-file/5e4d+3c2b1a09"  # read from a file (`X-File-Key_file:`)
 
 
-def secrets_config(state: Path, port: int, echo: str) -> str:
+def needles(values: list[str]) -> list[bytes]:
+    """Each secret as the echo server hands it back: raw and in every encoded form."""
+    out: list[bytes] = []
+    for value in values:
+        out += [form.encode() for form in (value, *echo_forms(value))]
+    return out
+
+
+def secrets_config(state: Path, port: int, echo: str, key_file: Path) -> str:
     check = ('{{name: {name}, type: http, url: "{echo}/{path}", interval: 250ms, '
              "timeout: 200ms, secret_headers: {{Authorization: \"${{BENCH_TOKEN}}\", "
-             "X-Api-Key: \"${{BENCH_API_KEY}}\"}}{extra}}}")
+             f'X-Api-Key: \"${{{{BENCH_API_KEY}}}}\", X-File-Key_file: \"{key_file}\"}}}}'
+             "{extra}}}")
     checks = [
         check.format(name="json", echo=echo, path="json",
                      extra=', expect: {json: [{path: "$.status", equals: ok}]}'),
@@ -282,7 +292,12 @@ def secrets_config(state: Path, port: int, echo: str) -> str:
         check.format(name="redirect", echo=echo, path="redirect", extra=""),
         check.format(name="regex", echo=echo, path="json", extra=", expect: {regex: nomatch}"),
         check.format(name="ok", echo=echo, path="ok", extra=""),
+        check.format(name="follow", echo=echo, path="redirect", extra=", follow_redirects: true"),
     ]
+    # an assertion on each encoded echo puts it in the attempt's detail (redacted or not)
+    checks += [check.format(name=f"encoded{i}", echo=echo, path="json",
+                            extra=f', expect: {{json: [{{path: "$.encoded[{i}]", equals: ok}}]}}')
+               for i in range(5)]
     body = "\n".join(f"      - {c}" for c in checks)
     return f"""\
 probe: {{vantage: bench, state_dir: "{state}", listen: "127.0.0.1:{port}", grace: 300ms,
@@ -302,7 +317,9 @@ def secrets_scan(workdir: Path, seconds: float, quick: bool = False) -> dict[str
     state = workdir / "secret-state"
     port = free_port()
     config = workdir / "secrets.yaml"
-    config.write_text(secrets_config(state, port, f"http://127.0.0.1:{eport}"))
+    key_file = workdir / "file-key"
+    key_file.write_text(FILE_SECRET + "\n")
+    config.write_text(secrets_config(state, port, f"http://127.0.0.1:{eport}", key_file))
     log = workdir / "secrets-daemon.log"
     env = dict(SECRETS)
     places: dict[str, bytes] = {}
@@ -340,11 +357,12 @@ def secrets_scan(workdir: Path, seconds: float, quick: bool = False) -> dict[str
         res = subprocess.run([PYTHON, "-m", "probe", *cmd], capture_output=True,
                              env=cli_env, timeout=60, check=False)
         places[f"sla-probe {cmd[0]}"] = res.stdout + res.stderr
-    for path in sorted(state.iterdir()):
-        places[f"ledger {path.name}"] = path.read_bytes()
-    needles = [v.encode() for v in SECRETS.values()]
-    needles += [v.split(" ", 1)[1].encode() for v in SECRETS.values() if " " in v]
-    found = {name: sum(blob.count(n) for n in needles) for name, blob in places.items()}
+    for path in sorted(p for p in state.rglob("*") if p.is_file()):  # ledger and evidence
+        places[f"state {path.relative_to(state)}"] = path.read_bytes()
+    values = [*SECRETS.values(), FILE_SECRET]
+    values += [v.split(" ", 1)[1] for v in SECRETS.values() if " " in v]
+    wanted = needles(values)
+    found = {name: sum(blob.count(n) for n in wanted) for name, blob in places.items()}
     return {"places": found, "occurrences": sum(found.values()),
             "secret_sent_to_server": seen,
             "bytes_scanned": sum(len(b) for b in places.values())}

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import socket
 import struct
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -264,6 +266,14 @@ def hostile_handler(kind: str) -> Callable[[str, bytes, asyncio.Transport], None
     return handle
 
 
+def echo_forms(token: str) -> list[str]:
+    """The token as a careless target echoes it: percent-encoded, JSON-escaped, base64(url)."""
+    raw = token.encode()
+    return [urllib.parse.quote(token, safe=""), urllib.parse.quote_plus(token),
+            json.dumps(token)[1:-1], base64.b64encode(raw).decode(),
+            base64.urlsafe_b64encode(raw).decode().rstrip("=")]
+
+
 class Echo:
     """Hands the request's Authorization header back in every place a prober might copy
     it from: a JSON field it asserts on, an error body, a header, a redirect."""
@@ -275,17 +285,19 @@ class Echo:
         token = ""
         for line in head.decode("latin-1").split("\r\n")[1:]:
             key, _, value = line.partition(":")
-            if key.strip().lower() in ("authorization", "x-api-key"):
+            if key.strip().lower() in ("authorization", "x-api-key", "x-file-key"):
                 token += value.strip()
                 self.seen[key.strip().lower()] = self.seen.get(key.strip().lower(), 0) + 1
         if path == "/stats":
             send(transport, response(200, json.dumps(self.seen).encode()))
         elif path.startswith("/json"):
-            send(transport, response(200, json.dumps({"status": token}).encode()))
+            send(transport, response(200, json.dumps(
+                {"status": token, "encoded": echo_forms(token)}).encode()))
         elif path.startswith("/error"):
-            send(transport, response(500, f"bad token {token}".encode()))
+            send(transport, response(500, f"bad token {token} {echo_forms(token)}".encode()))
         elif path.startswith("/redirect"):
-            send(transport, (f"HTTP/1.1 302 Found\r\nLocation: /x?t={token}\r\n"
+            quoted = urllib.parse.quote(token, safe="")
+            send(transport, (f"HTTP/1.1 302 Found\r\nLocation: /x?t={quoted}\r\n"
                              f"X-Echo: {token}\r\nContent-Length: 0\r\n"
                              "Connection: close\r\n\r\n").encode())
         else:

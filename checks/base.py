@@ -88,14 +88,22 @@ class AttemptContext:
         return max(0.0, self.timeout - (self.clock.monotonic() - self.started_mono))
 
 
+DEFAULT_USER_AGENT = "sla-probe"
+
+
 @dataclasses.dataclass(slots=True)
 class Resources:
-    """Long-lived dependencies a check factory may take: shared, owned by the daemon."""
+    """Long-lived dependencies a check factory may take: shared, owned by the daemon.
+
+    `user_agent` identifies the prober to the vendor (`sla-probe/<version> (vantage <name>)`,
+    set from the config by `build_jobs`), so a vendor can find the probes in its logs.
+    """
 
     clock: Clock
     executor: Executor | None = None
     http_session: Callable[[], aiohttp.ClientSession] | None = None
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    user_agent: str = DEFAULT_USER_AGENT
 
 
 @runtime_checkable
@@ -106,6 +114,10 @@ class Check(Protocol):
 @runtime_checkable
 class ClosableCheck(Check, Protocol):
     async def aclose(self) -> None: ...
+
+
+# Fields read from a `*_file` that are not secrets: an unreadable file is named as such.
+PUBLIC_FILE_FIELDS = frozenset({"public_key"})
 
 
 class CheckConfig(StrictModel):
@@ -123,7 +135,7 @@ class CheckConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _file_keys(cls, data: Any) -> Any:
-        return resolve_file_keys(data, set(cls.model_fields))
+        return resolve_file_keys(data, set(cls.model_fields), PUBLIC_FILE_FIELDS)
 
     @field_validator("interval")
     @classmethod

@@ -114,6 +114,7 @@ class HttpCheck:
             tls=config.tls,
             fresh_connection=config.fresh_connection,
             auth=config.auth,
+            user_agent=resources.user_agent,
         )
 
     def request_headers(self) -> dict[str, str]:
@@ -139,6 +140,7 @@ class HttpCheck:
                 body=body,
                 max_body=cfg.max_body,
                 follow_redirects=cfg.follow_redirects,
+                secret_names=cfg.secret_headers.keys(),
             )
         except CheckFailure as exc:
             if exc.failure_class == base.TOO_LARGE:

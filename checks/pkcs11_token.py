@@ -8,7 +8,8 @@ is stuck, later attempts queue behind it and time out too (as they should: the t
 signing); the queue never grows, because a cancelled attempt's call is dropped before it starts.
 
 A process can load only one PKCS#11 library (a limit of python-pkcs11); the attempts of a
-check naming a second library fail with class `error`.
+check naming a second library fail with class `error`. Login state is per token and per
+process, so the checks of one token share one logged-in session (`checks/pkcs11_sessions`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import dataclasses
 import hashlib
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, model_validator
 from checks import base
 from checks.base import AttemptContext, CheckConfig, CheckFailure, CheckType, Resources, Result
 from checks.blocking import DaemonThreadExecutor
+from checks.pkcs11_sessions import POOL, TokenSession
 from checks.signatures import (
     Algorithm,
     PublicKey,
@@ -128,22 +129,6 @@ class Signed:
     algorithm: Algorithm
 
 
-_LIB_LOCK = threading.Lock()
-
-
-def load_library(path: str) -> Any:
-    """The process's PKCS#11 library (loaded and initialised once; one library per process)."""
-    with _LIB_LOCK:
-        try:
-            return _p11.lib(path)
-        except _p11_errors.AlreadyInitialized:
-            raise CheckFailure(
-                base.ERROR, "a different PKCS#11 library is already loaded in this process"
-            ) from None
-        except (RuntimeError, OSError) as exc:
-            raise CheckFailure(TOKEN, f"cannot load PKCS#11 library {path}: {exc}") from None
-
-
 def classify_pkcs11_error(exc: BaseException) -> tuple[str, str]:
     name = type(exc).__name__
     if isinstance(
@@ -160,6 +145,27 @@ def classify_pkcs11_error(exc: BaseException) -> tuple[str, str]:
     return base.ERROR, f"PKCS#11 error {name}: {exc}"
 
 
+# The key type each mechanism signs with; a mismatch is named instead of the token's (or
+# python-pkcs11's) unhelpful answer ("Invalid shape in axis 0: 0" for EDDSA on an EC key).
+_MECHANISM_KEYS = {
+    "ECDSA": "EC", "ECDSA_SHA256": "EC", "SHA256_RSA_PKCS": "RSA",
+    "SHA256_RSA_PKCS_PSS": "RSA", "EDDSA": "EC_EDWARDS",
+}
+_KEY_NAMES = {"EC": "an EC (P-256/secp256k1) key", "RSA": "an RSA key",
+              "EC_EDWARDS": "an Ed25519 (EC_EDWARDS) key"}
+
+
+def check_mechanism_fits(mechanism: str, key_label: str, key_type: Any) -> None:
+    """`key` class failure when the mechanism cannot sign with this key's type."""
+    if key_type is None:  # a token (or a test double) that does not say
+        return
+    actual = getattr(key_type, "name", str(key_type))
+    wanted = _MECHANISM_KEYS[mechanism]
+    if actual != wanted and actual in _KEY_NAMES:
+        raise CheckFailure(KEY, f"mechanism {mechanism} needs {_KEY_NAMES[wanted]}, but key "
+                                f"{key_label!r} is {_KEY_NAMES[actual]}")
+
+
 class Pkcs11Token:
     """Blocking access to one key on one token; every method runs in the check's thread."""
 
@@ -169,14 +175,24 @@ class Pkcs11Token:
         open_session: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.config = config
-        self._open_session = open_session or self._real_session
+        self._open_session = open_session or self._pooled_session
+        self._shared: TokenSession | None = None
+        if open_session is None:
+            self._shared = POOL.acquire(config.library, config.token_label,
+                                        config.pin.get_secret_value())
 
     @contextlib.contextmanager
-    def _real_session(self) -> Iterator[Any]:
-        lib = load_library(self.config.library)
-        token = lib.get_token(token_label=self.config.token_label)
-        with token.open(user_pin=self.config.pin.get_secret_value()) as session:
+    def _pooled_session(self) -> Iterator[Any]:
+        """The token's shared, logged-in session (see checks/pkcs11_sessions.py)."""
+        assert self._shared is not None
+        with self._shared.use(self.config.pin.get_secret_value()) as session:
             yield session
+
+    def close(self) -> None:
+        """Give the shared session back; the last check of a token logs it out."""
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            POOL.release(shared)
 
     def _mechanism(self) -> tuple[Any, Any]:
         mech = self.config.mechanism
@@ -207,6 +223,7 @@ class Pkcs11Token:
         with self._open_session() as session:
             private = session.get_key(object_class=_p11.ObjectClass.PRIVATE_KEY,
                                       label=cfg.key_label)
+            check_mechanism_fits(cfg.mechanism, cfg.key_label, getattr(private, "key_type", None))
             signature = private.sign(data, mechanism=mechanism, mechanism_param=param)
             public_key, algorithm = self._public_key(session)
         if cfg.mechanism == "SHA256_RSA_PKCS_PSS":
@@ -267,6 +284,7 @@ class Pkcs11Check:
     async def aclose(self) -> None:
         # Never wait for a hung token: its (daemon) thread is abandoned, queued calls dropped.
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.token.close()
 
 
 def build_pkcs11(config: Pkcs11Config, resources: Resources) -> Pkcs11Check:

@@ -118,10 +118,10 @@ def _resolve(name: str, builtin: Builtin) -> CheckType:
     return _TYPES.setdefault(name, kind)
 
 
-def validate_config(raw: dict[str, Any]) -> CheckConfig:
+def validate_config(raw: dict[str, Any], context: dict[str, Any] | None = None) -> CheckConfig:
     """Validate a raw mapping with its type's model (pydantic errors propagate)."""
     kind = lookup(str(raw.get("type")))
-    return kind.config_model.model_validate(raw)
+    return kind.config_model.model_validate(raw, context=context)
 
 
 def build(config: CheckConfig, resources: Resources) -> Check:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     Prehashed,
+    decode_dss_signature,
     encode_dss_signature,
 )
 
@@ -155,6 +156,24 @@ def _ecdsa_der(signature: bytes, curve: ec.EllipticCurve, sig_format: SignatureF
     return encode_dss_signature(r, s)
 
 
+# Group orders, for the low-S rule (s <= n/2) that Bitcoin and Ethereum require: ECDSA
+# itself accepts both (r, s) and (r, n - s), so a signer may return either.
+CURVE_ORDERS = {
+    "secp256k1": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+}
+
+
+def _refuse_high_s(der: bytes, curve: ec.EllipticCurve) -> None:
+    try:
+        _r, s = decode_dss_signature(der)
+    except ValueError as exc:
+        raise SignatureError(f"signature is malformed: {exc}") from None
+    if s > CURVE_ORDERS[curve.name] // 2:
+        raise SignatureError("high-S signature (s > n/2): refused by low_s: true "
+                             "(Bitcoin and Ethereum accept only low-S)")
+
+
 def verify(
     key: PublicKey,
     algorithm: Algorithm,
@@ -163,6 +182,7 @@ def verify(
     *,
     sig_format: SignatureFormat = "der",
     prehashed: bool = False,
+    low_s: bool = False,
 ) -> None:
     """Raise `SignatureError` unless `signature` is valid for `message`.
 
@@ -182,6 +202,8 @@ def verify(
             key.verify(signature, message)
         elif isinstance(key, ec.EllipticCurvePublicKey):
             der = _ecdsa_der(signature, key.curve, sig_format)
+            if low_s:
+                _refuse_high_s(der, key.curve)
             key.verify(der, message, ec.ECDSA(digest))
         elif algorithm == "rsa-pss-sha256":
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)

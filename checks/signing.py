@@ -99,6 +99,8 @@ class SigningConfig(RequestConfig):
     signature_format: SignatureFormat = "der"
     expect_status: list[int] = Field(default_factory=lambda: [200])
     max_body: int = Field(default=1 << 16, ge=0)
+    # ECDSA accepts (r, s) and (r, n - s) alike; Bitcoin and Ethereum only low S.
+    low_s: bool = False
 
     @field_validator("signature_path")
     @classmethod
@@ -109,7 +111,15 @@ class SigningConfig(RequestConfig):
 
     @model_validator(mode="after")
     def _coherent(self) -> SigningConfig:
-        used = _placeholders(self.url)
+        address, _hash, fragment = self.url.partition("#")
+        if _placeholders(fragment):
+            raise ValueError(
+                "url: a placeholder in the #fragment is never sent to the server, so every "
+                "attempt would fail bad_signature: put it in the path, the query or the body"
+            )
+        if self.low_s and not self.algorithm.startswith("ecdsa-"):
+            raise ValueError(f"low_s applies to ECDSA signatures, not {self.algorithm}")
+        used = _placeholders(address)
         if self.body is not None:
             used |= _placeholders(self.body)
         for text in _template_strings(self.json_body):
@@ -137,6 +147,7 @@ class SigningCheck:
             tls=config.tls,
             fresh_connection=config.fresh_connection,
             auth=config.auth,
+            user_agent=resources.user_agent,
         )
         self._path = compile_path(config.signature_path) if config.signature_path else None
 
@@ -212,6 +223,7 @@ class SigningCheck:
                 signature,
                 sig_format=cfg.signature_format,
                 prehashed=cfg.message == "digest",
+                low_s=cfg.low_s,
             )
         except CheckFailure as exc:
             return Result(

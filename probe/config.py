@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from checks.base import CheckConfig
-from checks.registry import MissingExtraError, UnknownCheckTypeError, validate_config
+from checks.registry import MissingExtraError, UnknownCheckTypeError, lookup, validate_config
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, DeclaredExclusion
-from probe.durations import Duration
+from probe.durations import STRICT_DURATIONS, Duration, format_duration
 from probe.evidence.config import EvidenceConfig
 from probe.feeds.config import AlertmanagerConfig, VendorFeedConfig
-from probe.fields import NAME_PATTERN, Name, StrictModel
+from probe.fields import NAME_PATTERN, Name, StrictModel, did_you_mean, known_keys
 from probe.model import CONTROL_SERVICE
 from probe.quorum.config import QuorumConfig
-from probe.yamlsource import ConfigError, Loc, SourceMap, load_yaml, parse_yaml
+from probe.secrets import config_path, paths_relative_to
+from probe.yamlsource import ConfigError, Loc, SourceMap, format_loc, load_yaml, parse_yaml
 
 
 class Shard(StrictModel):
@@ -54,7 +55,7 @@ def parse_shard(text: str) -> dict[str, int]:
 
 class ProbeSection(StrictModel):
     vantage: str = Field(default="local", pattern=NAME_PATTERN)
-    state_dir: Path = Path("./state")
+    state_dir: Path = Field(default=Path("state"), validate_default=True)
     listen: str = "127.0.0.1:9464"
     max_concurrency: int = Field(default=256, ge=1, le=100_000)
     spread: bool = True
@@ -75,6 +76,11 @@ class ProbeSection(StrictModel):
         if isinstance(value, int) and not 1 <= value <= 256:
             raise ValueError("must be auto or a number from 1 to 256")
         return value
+
+    @field_validator("state_dir", "web_config_file")
+    @classmethod
+    def _anchored(cls, value: Path | None) -> Path | None:
+        return None if value is None else config_path(value)
 
     @field_validator("listen")
     @classmethod
@@ -161,16 +167,28 @@ class Config(StrictModel):
         return max((c.timeout * (2 if c.confirm_retry else 1) for c in checks), default=0.0)
 
 
-def _message(error: Any) -> str:
+# Config files spell durations with a unit (`interval: 2000` is refused, see durations.py).
+CONTEXT = {STRICT_DURATIONS: True}
+
+
+def _message(error: Any, model: type[StrictModel] | type[CheckConfig] | None = None) -> str:
     msg = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden" and model is not None and loc:
+        known = known_keys(model, loc[:-1])
+        return f"unknown key `{loc[-1]}`{did_you_mean(str(loc[-1]), known)}"
+    if error["type"] == "string_type":
+        return ("must be text: quote it (a bare 01234567 is read as a number and loses "
+                "its leading zero)")
     return msg
 
 
-def _problems(exc: ValidationError, source: SourceMap, prefix: Loc = ()) -> list[str]:
-    return [source.problem((*prefix, *e["loc"]), _message(e)) for e in exc.errors()]
+def _problems(exc: ValidationError, source: SourceMap, prefix: Loc = (),
+              model: type[StrictModel] | type[CheckConfig] | None = Config) -> list[str]:
+    return [source.problem((*prefix, *e["loc"]), _message(e, model)) for e in exc.errors()]
 
 
 def _check_lists(data: dict[str, Any]) -> list[tuple[Loc, dict[str, Any]]]:
@@ -187,7 +205,8 @@ def _check_lists(data: dict[str, Any]) -> list[tuple[Loc, dict[str, Any]]]:
     return out
 
 
-def _validate_checks(data: dict[str, Any], source: SourceMap) -> list[str]:
+def _validate_checks(data: dict[str, Any], source: SourceMap,
+                     context: dict[str, Any] | None) -> list[str]:
     """Validate each check with its plugin's model, in place; return the problems."""
     problems: list[str] = []
     for loc, raw in _check_lists(data):
@@ -195,15 +214,22 @@ def _validate_checks(data: dict[str, Any], source: SourceMap) -> list[str]:
             problems.append(source.problem((*loc, "type"), "field required"))
             continue
         try:
-            checked = validate_config(raw)
+            checked = validate_config(raw, context)
         except (UnknownCheckTypeError, MissingExtraError) as exc:
             problems.append(source.problem((*loc, "type"), str(exc)))
             continue
         except ValidationError as exc:
-            problems.extend(_problems(exc, source, loc))
+            problems.extend(_problems(exc, source, loc, _check_model(raw)))
             continue
         _replace(data, loc, checked)
     return problems
+
+
+def _check_model(raw: dict[str, Any]) -> type[CheckConfig] | None:
+    try:
+        return lookup(str(raw.get("type"))).config_model
+    except (UnknownCheckTypeError, MissingExtraError):
+        return None
 
 
 def _replace(data: Any, loc: Loc, value: Any) -> None:
@@ -277,6 +303,7 @@ def _cross_check(config: Config, source: SourceMap) -> list[str]:
                                                f"unknown service {name!r}"))
     problems += _check_windows(config, source)
     problems += _check_feeds(config, source)
+    problems += _intervals_within_windows(config, source)
     if config.quorum is not None:
         problems += [source.problem(("quorum", *loc), message)
                      for loc, message in config.quorum.problems(config.probe.vantage)]
@@ -328,14 +355,39 @@ def _check_feeds(config: Config, source: SourceMap) -> list[str]:
     return problems
 
 
-def config_from_data(data: Any, source: SourceMap) -> Config:
+def _intervals_within_windows(config: Config, source: SourceMap) -> list[str]:
+    """A check probing less often than once per window leaves most windows `no_data`."""
+    problems: list[str] = []
+    for i, contract in enumerate(config.contracts):
+        window_loc: Loc = ("contracts", i, "window")
+        covered = set(contract.services())
+        checks: list[tuple[Loc, CheckConfig]] = [
+            (("services", s, key, j), check)
+            for s, service in enumerate(config.services) if service.name in covered
+            for key in ("checks", "dependencies")
+            for j, check in enumerate(getattr(service, key))
+        ]
+        checks += [(("controls", j), check) for j, check in enumerate(config.controls)]
+        for loc, check in checks:
+            if check.interval > contract.window:
+                where = f"{format_loc(window_loc)} (line {source.line_of(window_loc)})"
+                problems.append(source.problem((*loc, "interval"), (
+                    f"interval {format_duration(check.interval)} is longer than the "
+                    f"{format_duration(contract.window)} window of contract "
+                    f"{contract.name!r}, {where}: most windows would have no attempt")))
+    return problems
+
+
+def config_from_data(data: Any, source: SourceMap, *, from_file: bool = False) -> Config:
+    """Validate a mapping; `from_file`: it was written by hand (durations need a unit)."""
     if not isinstance(data, dict):
         raise ConfigError([source.problem((), "must be a mapping with probe, services, ...")])
-    problems = _validate_checks(data, source)
+    context = CONTEXT if from_file else None
+    problems = _validate_checks(data, source, context)
     if problems:
         raise ConfigError(problems)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(_problems(exc, source)) from None
     problems = _cross_check(config, source)
@@ -346,13 +398,24 @@ def config_from_data(data: Any, source: SourceMap) -> Config:
 
 def load_config(path: Path | str) -> Config:
     """Load and validate `path`; `ConfigError` lists every problem with file and line."""
-    data, source = load_yaml(Path(path))
-    return config_from_data(data, source)
+    path = Path(path)
+    data, source = load_yaml(path)
+    with paths_relative_to(path.parent):
+        return config_from_data(data, source, from_file=True)
+
+
+def location_of(path: Path, loc: Loc) -> str:
+    """`file:line` of a key in a config file (its nearest written parent when defaulted)."""
+    try:
+        _data, source = load_yaml(path)
+    except ConfigError:
+        return str(path)
+    return f"{path}:{source.line_of(loc) or 1}"
 
 
 def parse_config(text: str, name: str = "<config>") -> Config:
     data, source = parse_yaml(text, name)
-    return config_from_data(data, source)
+    return config_from_data(data, source, from_file=True)
 
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,13 +21,14 @@ import structlog
 from aiohttp import web
 
 from checks.base import Resources
-from probe.clock import Clock, SystemClock
+from probe.clock import Clock, ClockSteps, SystemClock
 from probe.config import Config, load_config
 from probe.contracts.exclusions import declared_exclusions, overlay
 from probe.evidence.service import EvidenceService
 from probe.feeds.poller import FeedPoller, imported
 from probe.jobs import build_jobs, close_jobs
 from probe.metrics import ExtraFamilies, LedgerCollector, build_registry, incident_metric_families
+from probe.metrics.process import process_metric_families
 from probe.metrics.vendor import vendor_metric_families
 from probe.model import Verdict, WindowVerdict
 from probe.pipeline import AttemptWriter, Decider, write_due_revisions
@@ -34,16 +36,26 @@ from probe.quorum.node import QuorumNode
 from probe.scheduler import Job, Scheduler
 from probe.sdnotify import SdNotifier
 from probe.shard import shard_config
-from probe.store import Ledger, LedgerWorker
+from probe.store import Ledger, LedgerWorker, StateDirLock
 from probe.web.app import build_app, start_site
 from probe.web.config import load_web_config
 from probe.web.status.routes import add_status_routes
+from probe.web.tickets import add_ticket_routes, ledger_recorder
 from probe.workers import WorkerPool, main_part, worker_count
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
 
 PRUNE_EVERY = 3600.0
+
+
+class ListenError(Exception):
+    """The listener cannot bind: each command says which option chooses another address."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address}: {reason}")
+        self.address = address
+        self.reason = reason
 
 
 class Daemon:
@@ -57,6 +69,7 @@ class Daemon:
         metric_extras: Sequence[ExtraFamilies] = (),
         verdict_listeners: Sequence[Callable[[Sequence[WindowVerdict]], None]] = (),
         install_signals: bool = True,
+        new_ledger: bool = False,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -84,11 +97,21 @@ class Daemon:
         self.feeds: FeedPoller | None = None
         self.workers: WorkerPool | None = None
         self._notifier = SdNotifier()
+        self._new_ledger = new_ledger
+        self._lock: StateDirLock | None = None
+        self._probing = False
+        self._steps: ClockSteps | None = getattr(self.clock, "steps", None)
+        if self._steps is not None:
+            self._steps.listeners.append(self._on_clock_step)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def serve(self) -> int:
-        await self.startup()
+        try:
+            await self.startup()
+        except BaseException:
+            await self.shutdown(quiet=True)  # a failed start says why in one line (the CLI)
+            raise
         try:
             await self.main_loop()
         finally:
@@ -96,17 +119,25 @@ class Daemon:
         return 0
 
     async def startup(self) -> None:
+        """Lock the state directory, open the ledger, bind the listener, then catch up.
+
+        The lock comes before any read or write, and the listener is bound before the
+        start-up catch-up decides anything: a daemon that cannot run (directory in use, port
+        taken) fails before it has written a single verdict."""
         config = self.config
+        probe = config.probe
+        self._lock = StateDirLock(probe.state_dir)
+        self._lock.acquire()
         # TLS and basic auth for the listener; a bad file stops us before anything starts.
         web_config = (
-            None if config.probe.web_config_file is None
-            else load_web_config(config.probe.web_config_file)
+            None if probe.web_config_file is None
+            else load_web_config(probe.web_config_file)
         )
         for notice in web_config.notices if web_config is not None else ():
             log.info("web_config_notice", notice=notice)
-        self._ledger = Ledger(config.probe.state_dir)
+        self._ledger = Ledger(probe.state_dir, new_ledger=self._new_ledger)
         self._worker = LedgerWorker(self._ledger)
-        reader = Ledger.reader(config.probe.state_dir)
+        reader = Ledger.reader(probe.state_dir)
         # Maintenance the vendor feeds announced joins the plan (issue 18, probe/feeds).
         config = self.config = await imported(config, self._worker)
         self.feeds = FeedPoller(lambda: self.config, self._worker, self.clock,
@@ -130,19 +161,9 @@ class Daemon:
             self._ledger.add_verdict_hook(self.quorum.outbox_hook)
             self.decider.subscribe(self.quorum.on_local_verdicts)
             self._metric_extras.append(self.quorum.metric_families)
-            if self.quorum.decider is not None:
-                await self.quorum.decider.start()
-        await self.decider.start()
-        await self._revise_exclusions()
-        # the chained ledger's key, config entries and first signed head (docs/evidence.md)
+        # the chained ledger's key (docs/evidence.md); it writes only after the bind below
         self.evidence = EvidenceService(config, self._worker, self.clock)
-        await self.evidence.start()
         self._metric_extras.append(self.evidence.metric_families)
-        gaps = await self.decider.decide_ready()
-        if gaps:
-            log.info("caught_up", windows=len(gaps),
-                     no_data=sum(v.verdict == Verdict.NO_DATA for v in gaps))
-        probe = config.probe
         self.scheduler = Scheduler(
             self._jobs, self.clock, self.writer.put, max_concurrency=probe.max_concurrency,
             spread=probe.spread, jitter=probe.jitter,
@@ -151,7 +172,8 @@ class Daemon:
             self.workers.on_lag = self.scheduler.lag.observe
         collector = LedgerCollector(
             lambda: self.config, reader, self.clock.wall, self.scheduler,
-            [incident_metric_families, *self._metric_extras],
+            [incident_metric_families, process_metric_families(self._steps),
+             *self._metric_extras],
         )
         app = build_app(
             registry=build_registry(collector), config=lambda: self.config, reader=reader,
@@ -161,13 +183,33 @@ class Daemon:
             ],
         )
         add_status_routes(app, lambda: self.config, lambda: reader, self.clock)
+        add_ticket_routes(  # issue 16: writes only behind authentication
+            app, config=lambda: self.config, reader=lambda: reader,
+            record=ledger_recorder(lambda: self._ledger, self._worker.call),
+            now=self.clock.wall,
+            authenticated=web_config is not None and web_config.authenticates)
         port = probe.port if self._port is None else self._port
-        self._runner, self.bound_port = await start_site(
-            app, probe.host, port,
-            ssl_context=None if web_config is None else web_config.ssl_context(),
-        )
+        try:
+            self._runner, self.bound_port = await start_site(
+                app, probe.host, port,
+                ssl_context=None if web_config is None else web_config.ssl_context(),
+            )
+        except OSError as exc:
+            await self.shutdown(quiet=True)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"{probe.host}:{port}", reason) from None
         if self._install_signals:
             self._setup_signals()
+        if self.quorum is not None and self.quorum.decider is not None:
+            await self.quorum.decider.start()
+        await self.decider.start()
+        await self._revise_exclusions()
+        # the config's entries and a first signed head in the chain
+        await self.evidence.start()
+        gaps = await self.decider.decide_ready()
+        if gaps:
+            log.info("caught_up", windows=len(gaps),
+                     no_data=sum(v.verdict == Verdict.NO_DATA for v in gaps))
         log.info("started", vantage=probe.vantage, listen=f"{probe.host}:{self.bound_port}",
                  checks=len(self._jobs), contracts=len(config.contracts),
                  state_dir=str(probe.state_dir),
@@ -178,6 +220,7 @@ class Daemon:
         # lag spikes of seconds at 10,000 checks, see BENCHMARKS.md).
         gc.collect()
         gc.freeze()
+        self._probing = True
         self.started.set()
 
     async def main_loop(self) -> None:
@@ -222,11 +265,12 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await decider.decide_ready(final=True)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, quiet: bool = False) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await close_jobs(self._jobs)
+        self._jobs = []  # a failed start shuts down twice (at the bind, then in serve)
         if self._worker is not None:
             if self.writer is not None and self.writer.pending:
                 with contextlib.suppress(Exception):
@@ -239,7 +283,11 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
         self._notifier.close()
-        log.info("stopped")
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if not quiet:  # a daemon that never started says why once, not "stopped" too
+            log.info("stopped")
 
     # -- control ---------------------------------------------------------------------------
 
@@ -249,8 +297,8 @@ class Daemon:
             self._force.set()
 
     def _oldest_inflight(self) -> float | None:
-        """Before the scheduler exists nothing is under way (startup catch-up)."""
-        if self.scheduler is None:
+        """Before the scheduler runs nothing is under way (startup catch-up)."""
+        if self.scheduler is None or not self._probing:
             return None
         oldest = [t for t in (self.scheduler.oldest_inflight(),
                               None if self.workers is None else self.workers.oldest_inflight())
@@ -271,17 +319,23 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
 
     def _on_stop_signal(self, name: str) -> None:
+        """Stop first, log after: a log line that cannot be written never keeps us running."""
         self._signals += 1
-        if self._signals == 1:
-            log.info("stopping", signal=name, grace=self.config.probe.shutdown_grace)
-            self.request_stop()
-        else:
+        force = self._signals > 1
+        self.request_stop(force=force)
+        if force:
             log.warning("forcing", signal=name)
-            self.request_stop(force=True)
+        else:
+            log.info("stopping", signal=name, grace=self.config.probe.shutdown_grace)
+
+    def _on_clock_step(self, seconds: float) -> None:
+        """Log a wall-clock step; attempts stamped into decided windows are re-decided."""
+        log.warning("clock_step", seconds=round(seconds, 3),
+                    direction="backward" if seconds < 0 else "forward")
 
     def _on_reload_signal(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        task.add_done_callback(_log_reload_failure)
 
     async def reload(self, new: Config | None = None) -> bool:
         """Swap in a new config; on any problem keep the running one and say why."""
@@ -295,6 +349,9 @@ class Daemon:
                 new = shard_config(new, self.config.probe.shard)
             except ConfigError as exc:
                 log.error("reload_rejected", problems=exc.problems)  # noqa: TRY400
+                return False
+            except Exception as exc:  # MemoryError, a bug: the running config stays, loudly
+                log.exception("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"])
                 return False
         try:
             jobs = build_jobs(new if self.workers is None else main_part(new),
@@ -404,3 +461,13 @@ class Daemon:
                 log.warning("window_down", **event)
             else:
                 log.debug("window_decided", **event)
+
+
+def _log_reload_failure(task: asyncio.Task[bool]) -> None:
+    """A reload that failed after the new config was accepted is logged, never swallowed."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("reload_rejected", problems=[f"{type(exc).__name__}: {exc}"],
+                  exc_info=exc)

@@ -198,7 +198,12 @@ async def run_demo(
                   f"windows of {window:g}s, scripted outages every {CYCLE} windows\n")
         await _align(clock, window)
         serve = asyncio.create_task(daemon.serve(), name="daemon")
-        await daemon.started.wait()
+        started = asyncio.create_task(daemon.started.wait(), name="demo-started")
+        await asyncio.wait({serve, started}, return_when=asyncio.FIRST_COMPLETED)
+        if not daemon.started.is_set():  # it stopped before listening (the port is taken)
+            started.cancel()
+            await serve  # raises its error (ListenError) instead of waiting forever
+            return 1
         out.write(f"metrics on http://{config.probe.host}:{daemon.bound_port}/metrics "
                   "- Ctrl-C to stop\n")
         table.header()

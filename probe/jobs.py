@@ -12,6 +12,7 @@ import structlog
 
 import checks
 from checks.base import Check, Resources
+from probe import __version__
 from probe.config import Config
 from probe.model import CONTROL_SERVICE, Role
 from probe.scheduler import Job
@@ -21,6 +22,7 @@ log = structlog.get_logger("sla_probe.jobs")
 
 def build_jobs(config: Config, resources: Resources) -> list[Job]:
     """One job per configured check; fails fast if a check cannot be built."""
+    resources.user_agent = user_agent(config.probe.vantage)
     jobs: list[Job] = []
 
     def add(service: str, role: Role, cfg: checks.CheckConfig) -> None:
@@ -36,6 +38,11 @@ def build_jobs(config: Config, resources: Resources) -> list[Job]:
     for cfg in config.controls:
         add(CONTROL_SERVICE, Role.CONTROL, cfg)
     return jobs
+
+
+def user_agent(vantage: str) -> str:
+    """What every HTTP probe sends unless its check sets `User-Agent` in `headers`."""
+    return f"sla-probe/{__version__} (vantage {vantage})"
 
 
 async def close_jobs(jobs: Sequence[Job]) -> None:

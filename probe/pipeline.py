@@ -28,6 +28,8 @@ log = structlog.get_logger("sla_probe.pipeline")
 EARLY_CHECK = 0.005  # after a window's end, first look whether its attempts are all in
 EARLY_POLL = 0.02  # then, while one that started in it is still under way, look this often
 
+SEEN_KEY = "decided_attempts"  # meta: attempts up to this id are in their windows' verdicts
+
 VerdictListener = Callable[[Sequence[WindowVerdict]], None]
 
 
@@ -152,7 +154,10 @@ class Decider:
             oldest = self.inflight_oldest()
             complete = max(complete, now if oldest is None else min(now, oldest))
         await self._writer.flush()
-        written: list[WindowVerdict] = []
+        seen, top = await self._worker.call(self._attempt_marks)
+        # Windows decided already that got an attempt since (a backward clock step stamped
+        # it there): decide them again, a new revision if the verdict changes.
+        written = await self._worker.call(self._redecide_late, self.config, seen, top, now)
         for contract in self.config.contracts:
             w = contract.window_seconds
             cursor = await self._worker.call(self._worker.ledger.next_window, contract.name)
@@ -165,6 +170,8 @@ class Decider:
                 written += await self._worker.call(
                     self._decide_and_store, self.config, contract.name, cursor, last, now)
                 cursor = last
+        if top > seen:
+            await self._worker.call(self._worker.ledger.set_meta, SEEN_KEY, str(top))
         if written:
             self.decided += len(written)
             self.last_decision_wall = now
@@ -175,16 +182,56 @@ class Decider:
                     log.exception("verdict_listener_failed")
         return written
 
+    def _attempt_marks(self) -> tuple[int, int]:
+        """(newest attempt id every decided window has seen, newest attempt id now); the
+        first mark is kept in the ledger, so a restart re-checks what a crash interrupted."""
+        ledger = self._worker.ledger
+        top = ledger.max_attempt_id()
+        seen = ledger.meta(SEEN_KEY)
+        if seen is None:  # a ledger from before this mark: start marking from here
+            ledger.set_meta(SEEN_KEY, str(top))
+            return top, top
+        return int(seen), top
+
+    def _redecide_late(self, config: Config, seen: int, top: int,
+                       now: float) -> list[WindowVerdict]:
+        """On the ledger thread: decide again each decided window holding an attempt
+        stored after the mark `seen`. Written only where the decision changes."""
+        if top <= seen:
+            return []
+        ledger = self._worker.ledger
+        out: list[WindowVerdict] = []
+        for contract in config.contracts:
+            cursor = ledger.next_window(contract.name)
+            if cursor is None:
+                continue
+            w = contract.window_seconds
+            # Only windows this ledger decided: a step back past the first one stamps
+            # attempts where the contract was not yet watched; they stay undecided there.
+            first = ledger.first_window(contract.name)
+            late = [ws for ws in ledger.late_windows(seen, top, cursor, w)
+                    if first is not None and ws >= first]
+            for ws in late:
+                out += self._decide_and_store(config, contract.name, ws, ws + w, now,
+                                              author="decider:late")
+            if late:
+                log.warning("late_attempts_redecided", contract=contract.name,
+                            windows=len(late), revised=len(out))
+        return out
+
     def _decide_and_store(
-        self, config: Config, contract_name: str, start: int, end: int, now: float
+        self, config: Config, contract_name: str, start: int, end: int, now: float, *,
+        author: str = "decider",
     ) -> list[WindowVerdict]:
         """On the ledger thread: the verdicts of [start, end), exclusions, one commit."""
         ledger = self._worker.ledger
-        verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
-                                start=start, end=end, now=now)
-        if self._adjust is not None:
-            verdicts = self._adjust(config, verdicts)
-        return ledger.write_verdicts(verdicts, "decider", {(contract_name, "local"): end})
+
+        def compute() -> list[WindowVerdict]:
+            verdicts = decide_range(config, contract_name, ledger.outcomes_between(start, end),
+                                    start=start, end=end, now=now)
+            return verdicts if self._adjust is None else self._adjust(config, verdicts)
+
+        return ledger.decide_and_write(compute, author, {(contract_name, "local"): end})
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

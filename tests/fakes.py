@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from checks.base import AttemptContext, Result
 from probe.clock import Clock
 from probe.contracts.model import Declared
-from probe.contracts.source import Totals
+from probe.contracts.source import FirstFailure, Totals
 from probe.model import Verdict, WindowVerdict
+from probe.support.tickets import TicketEvent
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -56,6 +57,8 @@ class MemoryWindows:
         self.history: list[tuple[WindowVerdict, str]] = []
         self.exclusions: list[Declared] = []
         self.attempts: list[tuple[float, str, bool]] = []
+        self.failure_details: dict[tuple[float, str], tuple[str, str, str]] = {}
+        self.tickets: list[TicketEvent] = []
 
     def write_verdicts(self, verdicts: Iterable[WindowVerdict], author: str = "decider",
                        cursors: object = None) -> list[WindowVerdict]:
@@ -139,6 +142,26 @@ class MemoryWindows:
         return [(t, ok) for i, (t, ok) in enumerate(rows)
                 if not ok or (i > 0 and not rows[i - 1][1])
                 or (i + 1 < len(rows) and not rows[i + 1][1])]
+
+    def record_failures(self, failures: Iterable[tuple[float, str, str, str, str]]) -> None:
+        """Failed attempts (started_at, service, check, failure_class, detail)."""
+        for t, service, check, cls, detail in failures:
+            self.attempts.append((t, service, False))
+            self.failure_details[(t, service)] = (check, cls, detail)
+
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        out: dict[int, FirstFailure] = {}
+        for t, s, ok in sorted(self.attempts):
+            w = int(t // window_seconds) * window_seconds
+            if ok or s not in services or not start <= t < end or w in out:
+                continue
+            check, cls, detail = self.failure_details.get((t, s), ("", "", ""))
+            out[w] = FirstFailure(w, t, s, check, cls, detail)
+        return out
+
+    def ticket_events(self, contract: str | None = None) -> list[TicketEvent]:
+        return [e for e in self.tickets if contract is None or e.contract == contract]
 
     def revisions(self, contract: str, service: str, window_start: int,
                   scope: str = "local") -> list[tuple[WindowVerdict, str]]:

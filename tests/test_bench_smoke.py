@@ -27,7 +27,7 @@ def run_bench(which: str, out: Path) -> dict[str, object]:
     return data
 
 
-@pytest.mark.parametrize("which", ["accuracy", "cost", "resilience"])
+@pytest.mark.parametrize("which", ["accuracy", "cost", "resilience", "readers"])
 def test_bench_runs_in_tiny_mode(which: str, tmp_path: Path) -> None:
     data = run_bench(which, tmp_path)
     if which == "accuracy":
@@ -42,6 +42,8 @@ def test_bench_runs_in_tiny_mode(which: str, tmp_path: Path) -> None:
         assert data["rate_sweep"]
         assert data["scale"]
         assert "render_json_s" in data["month_report"]  # type: ignore[operator]
+    elif which == "readers":
+        assert data["load"]["rows_per_client"] == [data["windows"]] * 3  # type: ignore[index]
     else:
         assert {"kill9", "hostile", "secrets"} <= set(data)
         assert "lost" in data["kill9"]  # type: ignore[operator]

@@ -166,7 +166,7 @@ class TestCommandLine:
             capture_output=True, text=True, timeout=60, check=False,
         )
         assert proc.returncode == 0, proc.stderr
-        assert "valid (1 services, 1 checks, 1 controls, 1 contracts)" in proc.stdout
+        assert "valid (1 service, 1 check, 1 control, 1 contract)" in proc.stdout
 
     def test_missing_file_is_a_clear_error(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:

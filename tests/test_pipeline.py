@@ -24,17 +24,20 @@ EPOCH = 1_800_000_000.0  # a multiple of 60: window k is [EPOCH + 60k, EPOCH + 6
 W = 60.0
 
 
-def config(state_dir: Path, window: int = 60) -> Config:
+def config(state_dir: Path, window: int = 60, interval: str = "10s",
+           timeout: str = "2s") -> Config:
     return parse_config(textwrap.dedent(f"""\
         probe: {{state_dir: {state_dir}, grace: 1s}}
         services:
           - name: api
-            checks: [{{name: h, type: http, url: "http://unused/", interval: 10s, timeout: 2s}}]
+            checks: [{{name: h, type: http, url: "http://unused/", interval: {interval},
+                      timeout: {timeout}}}]
         controls:
-          - {{name: reach, type: http, url: "http://unused/", interval: 10s, timeout: 2s}}
+          - {{name: reach, type: http, url: "http://unused/", interval: {interval},
+             timeout: {timeout}}}
         contracts:
-          - {{name: all, window: {window}, down_rule: all, objectives: [{{service: api, target: 99.9}}]}}
-          - {{name: any, window: {window}, down_rule: any, objectives: [{{service: api, target: 99.9}}]}}
+          - {{name: all, window: {window}s, down_rule: all, objectives: [{{service: api, target: 99.9}}]}}
+          - {{name: any, window: {window}s, down_rule: any, objectives: [{{service: api, target: 99.9}}]}}
         """))
 
 
@@ -139,7 +142,8 @@ class TestShortWindows:
         self, state_dir: Path, window: int
     ) -> None:
         clock = LoopClock(EPOCH)
-        cfg = config(state_dir, window)
+        # an interval longer than the window is refused (issue 13): probe once per window
+        cfg = config(state_dir, window, interval=f"{min(window, 10)}s", timeout="500ms")
         await Pipeline(cfg, clock, lambda _t: False).run_for(60)
         reader = Ledger.reader(state_dir)
         rows = reader.windows("all", 0, 2**40)

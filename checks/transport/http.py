@@ -14,21 +14,25 @@ import dataclasses
 import hashlib
 import json
 import ssl
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp
-from pydantic import ConfigDict, Field, model_validator
+import yarl
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from checks import base
 from checks.auth import AuthConfig, RequestAuth, merge_headers
 from checks.base import CheckConfig, CheckFailure
 from checks.transport import pool
 from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
-from probe.secrets import Secret, redact
+from probe.secrets import Secret, redact, resolve_secret_map
 
 if TYPE_CHECKING:
     from probe.clock import Clock
+
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class RequestConfig(CheckConfig):
@@ -46,6 +50,12 @@ class RequestConfig(CheckConfig):
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
     auth: AuthConfig | None = None
+
+    @field_validator("secret_headers", mode="before")
+    @classmethod
+    def _secret_header_files(cls, value: Any) -> Any:
+        """`X-Api-Key_file: PATH` sends header `X-Api-Key` with the file's content."""
+        return resolve_secret_map(value)
 
     @model_validator(mode="after")
     def _one_body(self) -> RequestConfig:
@@ -152,8 +162,10 @@ class HttpClient:
         tls: TlsOptions,
         fresh_connection: bool = True,
         auth: AuthConfig | None = None,
+        user_agent: str = base.DEFAULT_USER_AGENT,
     ) -> None:
         self._clock = clock
+        self._user_agent = user_agent
         self._tls = tls
         self._ssl = build_ssl_context(tls) if https else None
         self._fresh = fresh_connection
@@ -188,44 +200,89 @@ class HttpClient:
         body: bytes | None = None,
         max_body: int = 1 << 20,
         follow_redirects: bool = False,
+        secret_names: Collection[str] = (),
     ) -> Exchange:
-        """Send one request; transport failures raise a classified, redacted `CheckFailure`."""
-        all_headers = dict(headers)
-        if self._auth is not None:
+        """Send one request; transport failures raise a classified, redacted `CheckFailure`.
+
+        Redirects are followed here, not by aiohttp, which drops only `Authorization` when a
+        redirect leaves the origin: every header in `secret_names` and every `auth:` header
+        is dropped too, and each hop is recorded in the evidence (`redirects`).
+        """
+        session = self._get_session()
+        peer: dict[str, str] = {}
+        hops: list[str] = []
+        token = _PEER_EVIDENCE.set(peer)
+        start = self._clock.monotonic()
+        origin = _origin(url)
+        secret = {name.lower() for name in secret_names}
+        try:
+            for _hop in range(MAX_REDIRECTS + 1):
+                same_origin = _origin(url) == origin
+                sent = self._headers(method, url, body, headers, secret=secret,
+                                     same_origin=same_origin)
+                async with session.request(method, url, **self._kwargs(sent, body)) as response:
+                    location = response.headers.get("Location")
+                    if follow_redirects and response.status in REDIRECTS and location:
+                        next_url = str(response.url.join(yarl.URL(location)))
+                        dropped = _origin(next_url) != origin and bool(
+                            secret or self._auth is not None)
+                        hops.append(f"{response.status} {next_url}"
+                                    + (" (secret headers dropped)" if dropped else ""))
+                        if response.status == 303 or (
+                                response.status in (301, 302) and method == "POST"):
+                            method, body = "GET", None
+                        url = next_url
+                        continue
+                    evidence: dict[str, str] = {"status": str(response.status)}
+                    fingerprint = peer_certificate_sha256(response)
+                    if fingerprint is not None:
+                        peer.setdefault("tls_peer_sha256", fingerprint)
+                    data = await read_capped(response, max_body)
+                    status = response.status
+                    break
+            else:
+                _too_many_redirects()
+        except CheckFailure as exc:
+            exc.evidence.update(peer)
+            if hops:
+                exc.evidence["redirects"] = redact(" -> ".join(hops))
+            raise
+        except (aiohttp.ClientError, OSError, ssl.SSLError, ValueError) as exc:
+            failure_class, detail = classify_client_error(exc)
+            evidence = dict(peer)
+            if hops:
+                evidence["redirects"] = redact(" -> ".join(hops))
+            raise CheckFailure(failure_class, redact(detail), evidence) from None
+        finally:
+            _PEER_EVIDENCE.reset(token)
+        evidence.update(peer)
+        if hops:
+            evidence["redirects"] = redact(" -> ".join(hops))
+        evidence["body_sha256"] = hashlib.sha256(data).hexdigest()
+        return Exchange(status, data, self._clock.monotonic() - start, evidence)
+
+    def _headers(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                 *, secret: set[str], same_origin: bool) -> dict[str, str]:
+        """The headers of one hop: no secret or `auth:` header once the origin changed."""
+        out = {k: v for k, v in headers.items() if same_origin or k.lower() not in secret}
+        if not any(k.lower() == "user-agent" for k in out):
+            out["User-Agent"] = self._user_agent
+        if self._auth is not None and same_origin:
             signed = self._auth.headers(method, url, body or b"", self._clock.wall())
-            all_headers = merge_headers(all_headers, signed)
+            out = merge_headers(out, signed)
+        return out
+
+    def _kwargs(self, headers: dict[str, str], body: bytes | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
-            "headers": all_headers,
-            "allow_redirects": follow_redirects,
+            "headers": headers,
+            "allow_redirects": False,
             "timeout": aiohttp.ClientTimeout(total=None),
         }
         if body is not None:
             kwargs["data"] = body
         if self._tls.server_name is not None and self._ssl is not None:
             kwargs["server_hostname"] = self._tls.server_name
-        session = self._get_session()
-        peer: dict[str, str] = {}
-        token = _PEER_EVIDENCE.set(peer)
-        start = self._clock.monotonic()
-        try:
-            async with session.request(method, url, **kwargs) as response:
-                evidence: dict[str, str] = {"status": str(response.status)}
-                fingerprint = peer_certificate_sha256(response)
-                if fingerprint is not None:
-                    peer.setdefault("tls_peer_sha256", fingerprint)
-                data = await read_capped(response, max_body)
-                status = response.status
-        except CheckFailure as exc:
-            exc.evidence.update(peer)
-            raise
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            failure_class, detail = classify_client_error(exc)
-            raise CheckFailure(failure_class, redact(detail), peer) from None
-        finally:
-            _PEER_EVIDENCE.reset(token)
-        evidence.update(peer)
-        evidence["body_sha256"] = hashlib.sha256(data).hexdigest()
-        return Exchange(status, data, self._clock.monotonic() - start, evidence)
+        return kwargs
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -234,6 +291,16 @@ class HttpClient:
         elif session is not None and not session.closed:
             await session.close()
             await asyncio.sleep(0)
+
+
+def _too_many_redirects() -> NoReturn:
+    raise CheckFailure(base.PROTOCOL, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port): a redirect elsewhere must not carry this origin's secrets."""
+    parsed = yarl.URL(url)
+    return parsed.scheme, (parsed.host or "").lower(), parsed.port
 
 
 def encode_json(document: Any) -> bytes:

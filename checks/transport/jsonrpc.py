@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from checks import base
 from checks.auth import AuthConfig
 from checks.base import CheckConfig, CheckFailure, Resources
 from checks.transport.http import Exchange, HttpClient
 from checks.transport.tls import TlsOptions, build_ssl_context
-from probe.secrets import Secret, redact
+from probe.secrets import Secret, redact, resolve_secret_map
 
 
 class RpcError(Exception):
@@ -42,6 +42,12 @@ class RpcConfig(CheckConfig):
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
 
+    @field_validator("secret_headers", mode="before")
+    @classmethod
+    def _secret_header_files(cls, value: Any) -> Any:
+        """`X-Api-Key_file: PATH` sends header `X-Api-Key` with the file's content."""
+        return resolve_secret_map(value)
+
     @model_validator(mode="after")
     def _tls_loads(self) -> RpcConfig:
         build_ssl_context(self.tls)
@@ -59,6 +65,7 @@ class JsonRpc:
             tls=config.tls,
             fresh_connection=config.fresh_connection,
             auth=config.auth,
+            user_agent=resources.user_agent,
         )
         self._id = 0
         self.last: Exchange | None = None

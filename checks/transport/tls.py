@@ -12,9 +12,10 @@ import hashlib
 import ssl
 
 from cryptography import x509
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from probe.fields import StrictModel
+from probe.secrets import config_path
 
 
 class TlsOptions(StrictModel):
@@ -23,6 +24,11 @@ class TlsOptions(StrictModel):
     cert_file: str | None = None
     key_file: str | None = None
     server_name: str | None = None
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _anchored(cls, value: str | None) -> str | None:
+        return None if value is None else str(config_path(value))
 
     @model_validator(mode="after")
     def _pair(self) -> TlsOptions:

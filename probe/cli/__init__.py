@@ -14,7 +14,19 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from probe import __version__
-from probe.cli import check, demo, evidence, exclude, export, report, run, validate, verify
+from probe.cli import (
+    check,
+    claim,
+    demo,
+    evidence,
+    exclude,
+    export,
+    report,
+    run,
+    ticket,
+    validate,
+    verify,
+)
 from probe.cli.common import EXIT_FAILED
 from probe.yamlsource import ConfigError
 
@@ -29,6 +41,8 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "verify": (verify, "verify an evidence pack (no config, no ledger needed)"),
     "demo": (demo, "a simulated vendor with scripted outages, and the daemon"),
     "export": (export, "the objectives as OpenSLO v1 SLO documents"),
+    "claim": (claim, "the credit claim letter of a contract's month (Markdown and PDF)"),
+    "ticket": (ticket, "record a support ticket: open, update (vendor answer), resolve"),
 }
 
 
@@ -60,4 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ValueError, OSError) as exc:
         print(f"sla-probe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        # Ledger trouble (missing, empty, malformed, locked, read-only) is one clear line
+        # and exit 1 in every command, never a traceback. Imported here: `--help` stays fast.
+        from probe.store import LedgerError, SQLiteError  # noqa: PLC0415
+
+        if isinstance(exc, LedgerError):
+            print(f"sla-probe: {exc}", file=sys.stderr)
+        elif isinstance(exc, SQLiteError):
+            print(f"sla-probe: ledger error: {exc}", file=sys.stderr)
+        else:
+            raise
         return EXIT_FAILED

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from probe.cli.common import log_setup
+from probe.cli.common import EXIT_FAILED, log_setup
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from probe.daemon import ListenError  # noqa: PLC0415
     from probe.demo import run_demo  # noqa: PLC0415
-    from probe.durations import parse_duration  # noqa: PLC0415
+    from probe.durations import parse_positive_duration  # noqa: PLC0415
 
     log_setup(args, "error")
-    window = parse_duration(args.window)
-    duration = parse_duration(args.duration) if args.duration else None
-    return asyncio.run(run_demo(window=window, duration=duration, listen=args.listen,
-                                state_dir=args.state_dir, out=sys.stdout))
+    window = parse_positive_duration(args.window, "--window")
+    duration = parse_positive_duration(args.duration, "--duration") if args.duration else None
+    try:
+        return asyncio.run(run_demo(window=window, duration=duration, listen=args.listen,
+                                    state_dir=args.state_dir, out=sys.stdout))
+    except ListenError as exc:
+        print(f"sla-probe demo: {exc}: choose another address with --listen HOST:PORT",
+              file=sys.stderr)
+        return EXIT_FAILED

@@ -2,8 +2,10 @@
 
 The record and the verdict revisions it causes are written in one SQLite transaction
 (`Ledger.record_exclusion`), so concurrent `exclude` runs serialise on the ledger's write
-lock and none is lost, and a kill leaves either both or neither. The command never runs the
-decider: it only re-lays exclusions on windows already decided.
+lock and none is lost, and a kill leaves either both or neither. A retry of the same
+reference with the same terms (after a kill, a lost answer) succeeds and changes nothing; a
+conflicting one is refused. The command never runs the decider: it only re-lays exclusions
+on windows already decided. See docs/exclusions.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
-from probe.cli.common import EXIT_OK, EXIT_USAGE
+from probe.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +60,8 @@ def _check_services(known: list[str], args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """0 recorded, 2 refused (bad arguments, unknown contract, duplicate or missing record)."""
+    """0 recorded (or already recorded exactly so), 1 ledger trouble, 2 refused (bad
+    arguments, unknown contract, a conflicting record with the reference, nothing to revert)."""
     from pydantic import ValidationError  # noqa: PLC0415
 
     from probe.config import load_config  # noqa: PLC0415
@@ -71,9 +74,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         ledger = Ledger(config.probe.state_dir)
-    except (ConfigError, LedgerError) as exc:
+    except ConfigError as exc:
         print(f"sla-probe exclude: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LedgerError as exc:
+        print(f"sla-probe exclude: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         _check_services(config.contract(args.contract).services(), args)
         start, end = _instant(args.start), _instant(args.end)
@@ -85,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
                           args.reference, who, "ledger", at=now)
         if args.revert:
             record = replace(record, reverted_at=now, reverted_by=who)
-        stored, written = ledger.record_exclusion(
+        stored, written, new = ledger.record_exclusion(
             record, lambda r: revisions_due(config, ledger, now, args.scope,
                                             since=r.start, until=r.end))
     except (KeyError, ValueError) as exc:
@@ -99,6 +105,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     action = "reverted" if args.revert else "recorded"
+    if not new:
+        action = f"was already {action} (nothing changed)"
     print(f"exclusion {stored.reference} ({stored.reason}) {action} by "
           f"{stored.reverted_by or stored.by}; {written} window revisions written")
     return EXIT_OK

@@ -16,6 +16,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["text", "json", "csv", "markdown", "html"])
     parser.add_argument("--scope", default="local", choices=["local", "quorum"])
     parser.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+    parser.add_argument("--since", type=instant, help="csv: windows starting at or after this "
+                        "UTC time (2026-03-05 or 2026-03-05T14:00)")
+    parser.add_argument("--until", type=instant, help="csv: windows starting before this UTC time")
+
+
+def instant(text: str) -> float:
+    """An ISO date or date-time; UTC unless it names an offset."""
+    import datetime  # noqa: PLC0415
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time (e.g. 2026-03-05 or 2026-03-05T14:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -25,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.report import render  # noqa: PLC0415
     from probe.store import LEDGER_FILE, Ledger  # noqa: PLC0415
+    from probe.store.identity import check_present  # noqa: PLC0415
 
     config = load_config(args.config)
     month = Month.parse(args.month)
@@ -32,9 +50,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"sla-probe: no ledger in {config.probe.state_dir} (has the daemon run?)",
               file=sys.stderr)
         return EXIT_FAILED
+    check_present(config.probe.state_dir)
     reader = Ledger.reader(config.probe.state_dir)
     try:
-        text = render(config, reader, month, args.format, time.time(), scope=args.scope)
+        reader.verify()
+        text = render(config, reader, month, args.format, time.time(), scope=args.scope,
+                      since=args.since, until=args.until)
     finally:
         reader.close()
     if args.output is not None:

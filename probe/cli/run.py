@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from probe.cli.common import config_arg, log_setup
+from probe.cli.common import EXIT_FAILED, config_arg, log_setup
 
 if TYPE_CHECKING:
     from probe.config import Config
@@ -22,11 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", metavar="INDEX/COUNT", default=None,
                         help="run only the contracts that hash into shard INDEX of COUNT "
                              "(overrides probe.shard; see docs/deployment.md)")
+    parser.add_argument("--new-ledger", action="store_true",
+                        help="start a new ledger where the state directory held one that is "
+                             "now missing, empty or another (the history is lost)")
 
 
 def main(args: argparse.Namespace) -> int:
-    from probe.config import load_config  # noqa: PLC0415
-    from probe.daemon import Daemon  # noqa: PLC0415
+    from probe.cli import tty  # noqa: PLC0415
+    from probe.clock import SystemClock  # noqa: PLC0415
+    from probe.config import load_config, location_of  # noqa: PLC0415
+    from probe.daemon import Daemon, ListenError  # noqa: PLC0415
 
     config = load_config(args.config)
     if args.web_config_file is not None:
@@ -36,9 +42,23 @@ def main(args: argparse.Namespace) -> int:
         )
     config = _sharded(config, getattr(args, "shard", None))
     log_setup(args, config.probe.log_level)
-    daemon = Daemon(config, config_path=args.config)
+    lines = None
+    if tty.wanted(args, sys.stderr):
+        lines = tty.WindowLines(lambda: daemon.config, config.probe.state_dir,
+                                SystemClock(), sys.stderr)
+    daemon = Daemon(config, config_path=args.config, new_ledger=args.new_ledger,
+                    verdict_listeners=[lines] if lines is not None else [])
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        return runner.run(daemon.serve())
+        try:
+            return runner.run(daemon.serve())
+        except ListenError as exc:
+            where = location_of(Path(args.config), ("probe", "listen"))
+            print(f"sla-probe: {exc}: choose another address with probe.listen ({where})",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            if lines is not None:
+                lines.close()
 
 
 def _sharded(config: Config, flag: str | None) -> Config:

@@ -39,12 +39,19 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(problems)
     assert config is not None
     checks = sum(len(s.checks) + len(s.dependencies) for s in config.services)
-    print(f"{args.config}: valid ({len(config.services)} services, {checks} checks, "
-          f"{len(config.controls)} controls, {len(config.contracts)} contracts)")
+    counts = ", ".join(plural(n, word) for n, word in (
+        (len(config.services), "service"), (checks, "check"),
+        (len(config.controls), "control"), (len(config.contracts), "contract")))
+    print(f"{args.config}: valid ({counts})")
     if web is not None:
         tls = web.tls
         print(f"{web_file}: valid (TLS {'on, ' + tls.auth_type if tls else 'off'}, "
-              f"{len(web.users)} basic auth users)")
+              f"{plural(len(web.users), 'basic auth user')})")
         for notice in web.notices:
             print(f"note: {notice}")
     return EXIT_OK
+
+
+def plural(count: int, word: str) -> str:
+    """'1 service', '2 services', '0 services'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

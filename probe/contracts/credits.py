@@ -83,6 +83,17 @@ class TotalRule(StrictModel):
     clause: str = ""
 
 
+class ClaimCondition(StrictModel):
+    """Something the customer must do or be for a credit to be paid (Dfns §4: a written
+    request within 30 days, an account fully paid up). The claim letter lists them as a
+    checklist (`sla-probe claim`, issue 16 item 5)."""
+
+    text: str = Field(min_length=1)
+    clause: str = ""
+    quote: str = ""
+    """The contract's words, quoted in the letter."""
+
+
 class CreditPolicy(StrictModel):
     """What a missed target earns: `percent` of monthly fees or `days` of licence."""
 
@@ -93,6 +104,7 @@ class CreditPolicy(StrictModel):
     cap: Decimal | None = Field(default=None, gt=0)
     claim_within: Duration = 30 * 86400.0
     claim_from: Literal["month_end", "first_incident"] = "month_end"
+    claim_conditions: list[ClaimCondition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _disjoint(self) -> CreditPolicy:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from probe.model import Verdict, WindowVerdict
 
@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 # Per service and (verdict, reason): (windows, attempts, failures).
 Totals = dict[str, dict[tuple[str, str], tuple[int, int, int]]]
+
+
+class FirstFailure(NamedTuple):
+    """The first failed attempt of a window: what the vendor's endpoint said first."""
+
+    window_start: int
+    started_at: float
+    service: str
+    check: str
+    failure_class: str
+    detail: str
 
 
 class WindowSource(Protocol):
@@ -62,6 +73,12 @@ class WindowSource(Protocol):
         """(started_at, ok) of the service's own attempts in [start, end), oldest first:
         every failed attempt and every success next to a failure (the `intervals`
         measurement needs nothing else)."""
+        ...
+
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        """Per window (aligned to the epoch) of [start, end): the first failed attempt of
+        any of `services` (role service), with its redacted-at-write detail."""
         ...
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from probe.durations import Duration
 from probe.fields import StrictModel
+from probe.secrets import config_path
 
 
 class EvidenceConfig(StrictModel):
@@ -26,6 +27,12 @@ class EvidenceConfig(StrictModel):
     tsa_retry: Duration = Field(default=300.0, ge=1, le=86400)
     packs: bool = True
     pack_dir: Path | None = None
+
+    @field_validator("key_file", "pack_dir")
+    @classmethod
+    def _anchored(cls, value: Path | None) -> Path | None:
+        """Relative to the config file's directory, like every path in the config."""
+        return None if value is None else config_path(value)
 
     @field_validator("tsa_url")
     @classmethod

@@ -30,6 +30,7 @@ CONTRACT_FILE = "contract.json"
 VANTAGE_FILE = "vantage.json"
 CERTIFICATES_FILE = "certificates.json"
 FIGURES_FILE = "figures.json"
+TICKETS_FILE = "tickets.json"  # support tickets, judged (issue 16, item 7); optional
 # chain record kinds
 ATTEMPTS = "attempts"
 REVISIONS = "revisions"

@@ -45,6 +45,7 @@ from probe.evidence.keys import VantageKey
 from probe.evidence.terms import PackTerms, in_scope_services, terms_json
 from probe.model import Attempt, WindowVerdict
 from probe.store import LedgerReader, Transaction, chain
+from probe.support.tickets import month_tickets
 
 MARGIN = 3600.0  # a month's segment starts this long before it, a closing head this after
 CHUNK = 5000
@@ -157,6 +158,9 @@ def _write(config: Config, reader: LedgerReader, key: VantageKey, name: str, mon
     _json(out / CERTIFICATES_FILE, recompute.certificates(attempts))
     _json(out / FIGURES_FILE, recompute.figures(terms, list(current.values()), attempts, month,
                                                 as_of / 1000))
+    # the tickets as judged at the pack's moment; their events are chained in ENTRIES_FILE
+    _json(out / fmt.TICKETS_FILE, {"tickets": month_tickets(
+        contract, reader.ticket_events(name), start, end, as_of / 1000)})
     files: dict[str, dict[str, Any]] = {}
     for path in sorted(out.iterdir()):
         data = path.read_bytes()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, Declared, DeclaredExclusion
+from probe.contracts.source import FirstFailure
 from probe.evidence.format import canon, sha256_hex
 from probe.model import CONTROL_SERVICE, Attempt, Role, Verdict, WindowVerdict
 from probe.secrets import redact
@@ -45,7 +46,11 @@ def _masked(value: Any) -> Any:
 def terms_json(config: Config, name: str, ledger_exclusions: Sequence[Declared]) -> dict[str, Any]:
     """contract.json: the contract and everything its figures depend on, no secrets."""
     contract = config.contract(name)
-    dumped = _masked(contract.model_dump(mode="json"))
+    # The contract's terms hold no secrets (no `Secret` field in contracts or support
+    # terms), and the verifier recomputes the figures from them: a redactor that replaced a
+    # secret that happens to occur inside a term ("business_days") would change the terms.
+    # Check configs may carry secrets in plain fields (a URL), so they are masked.
+    dumped = contract.model_dump(mode="json")
     services = {}
     for service in contract.services():
         s = config.service(service)
@@ -164,6 +169,19 @@ class PackWindows:
         return [(t, ok) for i, (t, ok) in enumerate(rows)
                 if not ok or (i > 0 and not rows[i - 1][1])
                 or (i + 1 < len(rows) and not rows[i + 1][1])]
+
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        """As the store answers it: each window's first failed service attempt."""
+        out: dict[int, FirstFailure] = {}
+        for a in self._attempts:
+            w = int(a.started_at // window_seconds) * window_seconds
+            if (a.ok or a.role != Role.SERVICE or a.service not in services
+                    or not start <= a.started_at < end or w in out):
+                continue
+            out[w] = FirstFailure(w, a.started_at, a.service, a.check, a.failure_class or "",
+                                  a.detail)
+        return out
 
 
 if TYPE_CHECKING:

@@ -35,10 +35,19 @@ __all__ = ["FORMATS", "render"]
 
 def render(  # noqa: PLR0917 - the CLI-facing signature
     config: Config, reader: LedgerReader, month: Month, fmt: str, now: float,
-    scope: str = "local",
+    scope: str = "local", *, since: float | None = None, until: float | None = None,
 ) -> str:
-    """The month report in `fmt` (text, json, csv, markdown, html); secrets are redacted."""
+    """The month report in `fmt` (text, json, csv, markdown, html); secrets are redacted.
+
+    `since`/`until` narrow the CSV's rows (one per window) to windows starting in
+    [since, until); the other formats summarise the whole month and refuse them.
+    """
     renderer = FORMATS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown report format {fmt!r} (use {', '.join(FORMATS)})")
-    return redact(renderer(build(config, reader, month, now, scope)))
+    report = build(config, reader, month, now, scope)
+    if fmt == "csv":
+        return redact(render_csv(report, since, until))
+    if since is not None or until is not None:
+        raise ValueError("--since and --until apply to --format csv (one row per window)")
+    return redact(renderer(report))

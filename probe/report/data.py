@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from probe.contracts.accounts import (
@@ -34,8 +34,10 @@ from probe.feeds.plan import (
     with_vendor_maintenance,
 )
 from probe.model import Verdict, WindowVerdict
+from probe.report.evidence import Evidence, first_in, objective_evidence
 from probe.report.readings import contract_readings
 from probe.support.report import incidents_json
+from probe.support.tickets import month_tickets
 
 if TYPE_CHECKING:
     from probe.config import Config
@@ -53,6 +55,8 @@ class Incident:
     failure_classes: tuple[str, ...]
     failures: int
     attempts: int
+    evidence: Evidence | None = None
+    """The first failure of the run, redacted, and the vantage (issue 16, item 6)."""
 
 
 class Timeline(Sequence[WindowVerdict]):
@@ -93,6 +97,10 @@ class ObjectiveReport:
     pending_from: int
     outages: list[Outage] | None = None
     """Under the `intervals` measurement: the month's outages as counted."""
+    evidence: Mapping[int, Evidence] = dataclasses.field(default_factory=dict)
+    """Per window start with a failed attempt: its first failure (CSV `evidence` column)."""
+    outage_evidence: tuple[Evidence, ...] = ()
+    """Beside `outages`, one each."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,6 +127,7 @@ class ContractReport:
     credit_total: ContractCredit | None = None
     readings: list[Reading] = dataclasses.field(default_factory=list)
     vendor: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 18
+    tickets: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # issue 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,11 +251,17 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
                 first_incident=first_affected(mine, objective.method),
                 interval_minutes=None if found is None else
                 sum(o.counted_minutes for o in found))
+            seen = (objective_evidence(reader, objective, config.probe.vantage, start=start,
+                                       end=end, window_seconds=ws) if mine or found else {})
+            runs = [dataclasses.replace(i, evidence=first_in(
+                seen, i.start, i.end, config.probe.vantage, ws)) for i in incidents(downs)]
             objectives.append(ObjectiveReport(
-                acc, incidents(downs), _lazy_timeline(reader, contract.name, objective,
-                                                      start=start, end=end, ws=ws, now=now,
-                                                      scope=scope),
-                pending_from, found))
+                acc, runs, _lazy_timeline(reader, contract.name, objective,
+                                          start=start, end=end, ws=ws, now=now,
+                                          scope=scope),
+                pending_from, found, seen,
+                tuple(first_in(seen, x.start, x.end if x.end is not None else end,
+                               config.probe.vantage, ws) for x in found or ())))
         credit_total = None if contract.credits is None or not objectives else total_credit(
             contract.name, contract.credits,
             [(o.account.service, o.account.credit) for o in objectives if o.account.credited])
@@ -269,6 +284,8 @@ def build(config: Config, reader: LedgerReader, month: Month, now: float,
             vendor=reconciliation_json(reconciliation(
                 config, reader, versions, contract.name, start=start, end=end, now=now,
                 scope=scope)),
+            tickets=month_tickets(contract, reader.ticket_events(contract.name), start, end,
+                                  now),
         ))
     return MonthReport(str(month), now, scope, config.probe.vantage, contracts)
 
@@ -345,7 +362,7 @@ def declared_json(view: DeclaredView) -> dict[str, Any]:
 def incident_json(i: Incident) -> dict[str, Any]:
     return {"start": utc_iso(i.start), "end": utc_iso(i.end), "minutes": _num(i.minutes),
             "failure_classes": list(i.failure_classes), "failures": i.failures,
-            "attempts": i.attempts}
+            "attempts": i.attempts} | ({} if i.evidence is None else i.evidence.to_json())
 
 
 def outage_json(o: Outage) -> dict[str, Any]:
@@ -381,13 +398,15 @@ def report_json(report: MonthReport) -> dict[str, Any]:
             "objectives": [account_json(o.account)
                            | {"incidents": [incident_json(i) for i in o.incidents]}
                            | ({} if o.outages is None else
-                              {"outages": [outage_json(x) for x in o.outages]})
+                              {"outages": [outage_json(x) | e.to_json() for x, e in
+                                           zip(o.outages, o.outage_evidence, strict=True)]})
                            for o in c.objectives],
             "maintenance": [assessment_json(a) for a in c.maintenance],
             "declared_exclusions": [declared_json(d) for d in c.declared],
             "support_incidents": c.support_incidents,
             "credit_total": None if c.credit_total is None else credit_total_json(c.credit_total),
             "readings": [r.to_json() for r in c.readings],
+            "tickets": c.tickets,
             # only for contracts with a vendor feed: other reports keep their shape
             **({"vendor_reconciliation": c.vendor} if c.vendor else {}),
         } for c in report.contracts],

@@ -14,6 +14,7 @@ from probe.report.text import (
     credit_text,
     credit_total_line,
     declared_line,
+    evidence_text,
     excluded_text,
     maintenance_line,
     minutes,
@@ -24,6 +25,7 @@ from probe.report.text import (
     violation_lines,
 )
 from probe.report.vendor import vendor_lines
+from probe.support.tickets import ticket_line
 
 COLOURS = {
     "up": "#2e9e44", "down": "#d62728", "no_data": "#9e9e9e", "pending": "#eeeeee",
@@ -122,14 +124,16 @@ def _objective(o: ObjectiveReport, c: ContractReport) -> str:
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     incidents = "".join(
         f"<tr><td>{utc_iso(i.start)}</td><td>{utc_iso(i.end)}</td><td>{minutes(i.minutes)}"
-        f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td></tr>" for i in o.incidents
-    ) or '<tr><td colspan="4">no incidents</td></tr>'
+        f"</td><td>{escape(', '.join(i.failure_classes) or '-')}</td>"
+        f"<td>{escape(evidence_text(i.evidence))}</td></tr>" for i in o.incidents
+    ) or '<tr><td colspan="5">no incidents</td></tr>'
     outages = "".join(f"<li>{escape(line)}</li>" for line in outage_lines(o))
     if outages:
         outages = f"<h4>Outages (intervals measurement)</h4><ul>{outages}</ul>"
     return (f"<h3>{escape(a.service)}</h3><table>{table}</table>{heat_strip(o, c)}{outages}"
             f"<h4>Incidents ({len(o.incidents)})</h4><table><tr><th>start (UTC)</th>"
-            f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th></tr>{incidents}"
+            f"<th>end (UTC)</th><th>minutes</th><th>failure classes</th>"
+            f"<th>first error (vantage)</th></tr>{incidents}"
             "</table>")
 
 
@@ -155,6 +159,9 @@ def _contract(c: ContractReport) -> str:
     if c.support_incidents:
         items = [f"<li>{escape(line)}</li>" for line in support_incident_lines(c)]
         parts.append(f"<h3>Incidents under the support terms</h3><ul>{''.join(items)}</ul>")
+    if c.tickets:
+        items = [f"<li>{escape(ticket_line(t))}</li>" for t in c.tickets]
+        parts.append(f"<h3>Support tickets</h3><ul>{''.join(items)}</ul>")
     if c.declared:
         items = [f"<li>{escape(declared_line(d))}</li>" for d in c.declared]
         parts.append(f"<h3>Declared exclusions</h3><ul>{''.join(items)}</ul>")

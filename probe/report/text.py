@@ -12,7 +12,9 @@ from probe.report.data import (
     ObjectiveReport,
     outage_json,
 )
+from probe.report.evidence import Evidence
 from probe.report.vendor import vendor_lines
+from probe.support.tickets import ticket_line
 
 
 def minutes(x: float) -> str:
@@ -78,7 +80,8 @@ def declared_line(view: DeclaredView) -> str:
 
 
 DEADLINES = (("response_due", "vendor response due"), ("notice_due", "incident notice due"),
-             ("resolution_due", "resolution due"), ("report_due", "post-incident report due"))
+             ("resolution_due", "resolution due"), ("report_due", "post-incident report due"),
+             ("next_update_due", "next status update due"))
 
 
 def support_incident_lines(c: ContractReport) -> list[str]:
@@ -88,6 +91,8 @@ def support_incident_lines(c: ContractReport) -> list[str]:
         head = (f"{i['severity'] or '-'} incident {i['service']} {i['start']} .. "
                 f"{i['end'] or 'open'} ({i['state']})")
         dues = [f"{label} {i[key]}" for key, label in DEADLINES if i.get(key)]
+        if i.get("update_cadence"):
+            dues.append(f"updates owed: {i['update_cadence']}")
         lines.append(head + (": " + "; ".join(dues) if dues else ""))
     return lines
 
@@ -105,14 +110,21 @@ def credit_total_line(c: ContractReport) -> str | None:
 def outage_lines(o: ObjectiveReport) -> list[str]:
     """Outages under the `intervals` measurement: observed, bounds, counted minutes."""
     lines: list[str] = []
-    for x in o.outages or ():
+    for n, x in enumerate(o.outages or ()):
         j = outage_json(x)
         lines.append(
             f"outage {j['start']} .. {j['end'] or 'ongoing'} counts {minutes(x.counted_minutes)}"
             f" min (began between {j['earliest_start'] or 'unknown'} and {j['latest_start']},"
             f" ended between {j['earliest_end']} and {j['latest_end'] or 'not yet'}"
-            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")")
+            + (f"; {x.excluded_seconds:g} s excluded" if x.excluded_seconds else "") + ")"
+            + (f"; first error {o.outage_evidence[n].text()}"
+               if n < len(o.outage_evidence) else ""))
     return lines
+
+
+def evidence_text(e: Evidence | None) -> str:
+    """The first error of a down run, redacted, with its vantage (issue 16, item 6)."""
+    return "-" if e is None else e.text()
 
 
 def reading_lines(c: ContractReport) -> list[str]:
@@ -147,7 +159,8 @@ def render_text(report: MonthReport) -> str:
                     f"    credit: {credit_text(a)}"]
             for i in o.incidents:
                 out.append(f"    incident {utc_iso(i.start)} .. {utc_iso(i.end)} "
-                           f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}")
+                           f"{minutes(i.minutes)} min: {', '.join(i.failure_classes) or '-'}"
+                           f"; first error {evidence_text(i.evidence)}")
             out += [f"    {line}" for line in outage_lines(o)]
         total = credit_total_line(c)
         if total is not None:
@@ -158,6 +171,7 @@ def render_text(report: MonthReport) -> str:
         for d in c.declared:
             out.append(f"  declared exclusion {declared_line(d)}")
         out += [f"  {line}" for line in support_incident_lines(c)]
+        out += [f"  {ticket_line(t)}" for t in c.tickets]
         out.append("  readings:" if c.readings else "  readings: none")
         out += [f"    {line}" for line in reading_lines(c)]
         out += [f"  vendor: {line}" for line in vendor_lines(c.vendor)]
@@ -195,12 +209,16 @@ def render_markdown(report: MonthReport) -> str:
         incidents = [(o.account.service, i) for o in c.objectives for i in o.incidents]
         if incidents:
             out += ["", "### Incidents", "", "| service | start | end | minutes | failure "
-                    "classes |", "|---|---|---|---|---|"]
+                    "classes | first error (vantage) |", "|---|---|---|---|---|---|"]
             out += [f"| {s} | {utc_iso(i.start)} | {utc_iso(i.end)} | {minutes(i.minutes)} | "
-                    f"{', '.join(i.failure_classes) or '-'} |" for s, i in incidents]
+                    f"{', '.join(i.failure_classes) or '-'} | {_cell(evidence_text(i.evidence))} |"
+                    for s, i in incidents]
         if c.support_incidents:
             out += ["", "### Incidents under the support terms", ""]
             out += [f"- {_cell(line)}" for line in support_incident_lines(c)]
+        if c.tickets:
+            out += ["", "### Support tickets", ""]
+            out += [f"- {_cell(ticket_line(t))}" for t in c.tickets]
         outages = [(o.account.service, line) for o in c.objectives for line in outage_lines(o)]
         if outages:
             out += ["", "### Outages (intervals measurement)", ""]

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from probe.contracts.model import Declared
+from probe.contracts.source import FirstFailure
 from probe.model import LATENCY_BUCKETS, Attempt, Reason, Role, Verdict, WindowVerdict
-from probe.store import exclusions
-from probe.store.schema import connect
+from probe.store import exclusions, tickets
+from probe.store.schema import connect, quick_check
+from probe.support.tickets import TicketEvent
 
 if TYPE_CHECKING:
     from probe.contracts.source import WindowSource
@@ -70,6 +72,11 @@ class LedgerReader:
         with self._lock:
             self._conn.close()
 
+    def verify(self) -> None:
+        """`PRAGMA quick_check` first: a malformed ledger is refused, never reported on."""
+        with self._read() as conn:
+            quick_check(conn, self.path)
+
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the read connection (for modules that own tables, e.g. quorum)."""
         with self._read() as conn:
@@ -93,6 +100,25 @@ class LedgerReader:
         return [Attempt(r[0], r[1], r[2], roles[r[3]], bool(r[4]), r[5], r[6],
                         retried=bool(r[7])) for r in rows]
 
+    def max_attempt_id(self) -> int:
+        """The id of the newest stored attempt (ids only grow), 0 for none."""
+        with self._read() as conn:
+            row = conn.execute("SELECT MAX(id) FROM attempts").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def late_windows(self, after_id: int, upto_id: int, before: int,
+                     window_seconds: int) -> list[int]:
+        """Starts of windows before `before` (a decider cursor: decided already) that hold
+        an attempt stored with `after_id < id <= upto_id`: attempts that arrived after
+        their window was decided (a backward clock step). Oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT CAST(started_at / ? AS INTEGER) * ? FROM attempts "
+                "WHERE id > ? AND id <= ? AND started_at < ? ORDER BY 1",
+                (window_seconds, window_seconds, after_id, upto_id, before),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def outage_samples(self, service: str, start: float, end: float
                        ) -> list[tuple[float, bool]]:
         """Failed attempts of `service` (role service) in [start, end) and the successes
@@ -109,6 +135,26 @@ class LedgerReader:
             ).fetchall()
         return [(float(t), bool(ok)) for t, ok in rows]
 
+    def first_failures(self, services: Sequence[str], start: float, end: float,
+                       window_seconds: int) -> dict[int, FirstFailure]:
+        """Per window (aligned to the epoch) of [start, end): the first failed attempt of
+        any of `services` (role service). One grouped scan of the month's failures, so a
+        report names each down window's first error without reading every attempt."""
+        if not services:
+            return {}
+        marks = ", ".join("?" for _ in services)
+        with self._read() as conn:
+            # SQLite takes the bare columns from the row that gives MIN(started_at)
+            rows = conn.execute(
+                "SELECT CAST(started_at / ? AS INTEGER) * ? AS w, MIN(started_at), service, "
+                "check_name, COALESCE(failure_class, ''), detail FROM attempts "
+                f"WHERE started_at >= ? AND started_at < ? AND ok=0 AND role='service' "
+                f"AND service IN ({marks}) GROUP BY w ORDER BY w",
+                (window_seconds, window_seconds, start, end, *services),
+            ).fetchall()
+        return {int(r[0]): FirstFailure(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5])
+                for r in rows}
+
     def windows(
         self, contract: str, start: int, end: int, scope: str = "local",
         service: str | None = None,
@@ -122,6 +168,29 @@ class LedgerReader:
             args.append(service)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY service, window_start", args).fetchall()
+        return [_verdict_row(r) for r in rows]
+
+    def windows_page(
+        self, contract: str, start: int, end: int, scope: str = "local", *,
+        service: str | None = None, after: tuple[str, int] | None = None, limit: int = 1000,
+    ) -> list[WindowVerdict]:
+        """At most `limit` current verdicts in [start, end), by service then window start,
+        from just after the row `after` (service, window_start): one page of the API.
+
+        Walks the primary key (contract, service, scope, window_start) from the cursor, so
+        a page costs the same at the end of a 432k-window month as at its start; the `+`
+        keeps SQLite from preferring `windows_month` and sorting the whole range."""
+        service_from, start_after = after if after is not None else ("", start - 1)
+        sql = (f"SELECT {_WINDOW_COLUMNS} FROM windows WHERE contract=? AND scope=? "
+               "AND +window_start >= ? AND +window_start < ? "
+               "AND (service, scope, window_start) > (?, ?, ?)")
+        args: list[Any] = [contract, scope, start, end, service_from, scope, start_after]
+        if service is not None:
+            sql += " AND service=?"
+            args.append(service)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY service, scope, window_start LIMIT ?",
+                                [*args, limit]).fetchall()
         return [_verdict_row(r) for r in rows]
 
     def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
@@ -270,6 +339,14 @@ class LedgerReader:
             rows = conn.execute(sql, args).fetchall()
         return [_verdict_row(r) for r in rows]
 
+    def first_window(self, contract: str, scope: str = "local") -> int | None:
+        """The start of the oldest decided window of `contract`, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT MIN(window_start) FROM windows WHERE contract=? AND scope=?",
+                (contract, scope)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def latest_window(self, contract: str, service: str,
                       scope: str = "local") -> WindowVerdict | None:
         """The newest current verdict of one service, or None if it has none."""
@@ -309,6 +386,11 @@ class LedgerReader:
         """Every exclusion recorded with `sla-probe exclude`, reverted ones included."""
         with self._read() as conn:
             return exclusions.all_records(conn)
+
+    def ticket_events(self, contract: str | None = None) -> list[TicketEvent]:
+        """Support ticket events (issue 16, item 7), in the order recorded."""
+        with self._read() as conn:
+            return tickets.events(conn, contract)
 
 
 if TYPE_CHECKING:

@@ -188,6 +188,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (contract, reference, silence_id)
     ) WITHOUT ROWID;
     """,
+    # 8: support tickets (probe/store/tickets.py, issue 16 item 7): one row per recorded
+    # event (open, update, resolve), chained like an exclusion; at most one open per
+    # contract and reference
+    """
+    CREATE TABLE ticket_events (
+        id INTEGER PRIMARY KEY,
+        contract TEXT NOT NULL, reference TEXT NOT NULL, action TEXT NOT NULL,
+        at REAL NOT NULL, data TEXT NOT NULL, by TEXT NOT NULL, recorded_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX ticket_events_open ON ticket_events (contract, reference)
+        WHERE action = 'open';
+    """,
+    # 9: the ledger's identity (probe/store/identity.py keeps a copy beside the file, so a
+    # ledger that went missing or empty is refused instead of silently re-initialised)
+    """
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
+    """,
 )
 
 
@@ -212,6 +229,20 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
         raise LedgerError(f"cannot open ledger {path}: {exc}") from None
     conn.isolation_level = None
     return conn
+
+
+def quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    """`PRAGMA quick_check`; a malformed ledger raises LedgerError naming the first problem."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"ledger {path} is malformed ({exc}); restore it from a backup") \
+            from None
+    problems = [str(r[0]) for r in rows if r[0] != "ok"]
+    if problems:
+        raise LedgerError(f"ledger {path} is malformed ({problems[0]}"
+                          f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''})"
+                          "; restore it from a backup")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

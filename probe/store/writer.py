@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from probe.contracts.model import Declared
 from probe.model import Attempt, WindowVerdict, bucket_index
-from probe.store import chain, exclusions
+from probe.store import chain, exclusions, identity, tickets
 from probe.store.reader import _WINDOW_COLUMNS, DAY, LedgerReader, _verdict_row
-from probe.store.schema import LEDGER_FILE, connect, migrate, schema_version
+from probe.store.schema import LEDGER_FILE, LedgerError, connect, migrate, schema_version
+from probe.support.tickets import TicketEvent
 
 T = TypeVar("T")
 VerdictHook = Callable[[sqlite3.Connection, list[WindowVerdict]], None]
@@ -43,13 +44,33 @@ def _count_day(conn: sqlite3.Connection, v: WindowVerdict, sign: int) -> None:
 class Ledger(LedgerReader):
     """The writer. One per state directory; all writes are single transactions."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, new_ledger: bool = False) -> None:
+        """Open (or create) the ledger of `state_dir`. A ledger this directory held that is
+        now missing, empty or another one is refused unless `new_ledger` (then a 0-byte or
+        missing file starts a new history and the directory records its identity)."""
         path = Path(state_dir) / LEDGER_FILE
+        if not new_ledger:
+            identity.check_present(state_dir)
+        elif path.exists() and path.stat().st_size == 0:
+            path.unlink()
         conn = connect(path, readonly=False)
         super().__init__(path, conn)
         self._hooks: list[VerdictHook] = []
-        with self._lock:
-            migrate(conn, path)
+        try:
+            with self._lock:
+                migrate(conn, path)
+                ledger_id = str(conn.execute(
+                    "SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
+            if not new_ledger:
+                identity.check_same(state_dir, ledger_id)
+            identity.record(state_dir, ledger_id)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise LedgerError(f"cannot open ledger {path}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self.ledger_id = ledger_id
 
     def add_verdict_hook(self, hook: VerdictHook) -> None:
         """`hook(conn, written)` runs inside every `write_verdicts` transaction that wrote
@@ -163,13 +184,31 @@ class Ledger(LedgerReader):
         with the verdicts, so a crash never leaves a decided window without its verdict.
         """
         with self._transaction() as conn:
-            written = self._write_verdicts(conn, verdicts, author)
-            for (contract, scope), next_window in (cursors or {}).items():
-                conn.execute(
-                    "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-                    "SET next_window=MAX(next_window, excluded.next_window)",
-                    (contract, scope, next_window),
-                )
+            return self._write_verdicts_and_cursors(conn, verdicts, author, cursors)
+
+    def decide_and_write(
+        self, compute: Callable[[], list[WindowVerdict]], author: str,
+        cursors: dict[tuple[str, str], int],
+    ) -> list[WindowVerdict]:
+        """`write_verdicts` of what `compute()` returns, computed inside the transaction.
+
+        The decider reads attempts and declared exclusions in `compute`; holding SQLite's
+        write lock meanwhile means an `exclude` committed by another process is either seen
+        here or sees this window decided and revises it, never neither."""
+        with self._transaction() as conn:
+            return self._write_verdicts_and_cursors(conn, compute(), author, cursors)
+
+    def _write_verdicts_and_cursors(
+        self, conn: sqlite3.Connection, verdicts: Iterable[WindowVerdict], author: str,
+        cursors: dict[tuple[str, str], int] | None,
+    ) -> list[WindowVerdict]:
+        written = self._write_verdicts(conn, verdicts, author)
+        for (contract, scope), next_window in (cursors or {}).items():
+            conn.execute(
+                "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
+                "SET next_window=MAX(next_window, excluded.next_window)",
+                (contract, scope, next_window),
+            )
         return written
 
     def _write_verdicts(self, conn: sqlite3.Connection, verdicts: Iterable[WindowVerdict],
@@ -224,9 +263,17 @@ class Ledger(LedgerReader):
         return written
 
     def prune_attempts(self, before: float) -> int:
-        """Drop attempts older than the retention; verdicts and counters are kept for good."""
+        """Drop attempts older than the retention; verdicts and counters are kept for good.
+        `meta.attempts_pruned_before` says from when on windows can be recomputed from
+        their attempts (`sla-probe check --consistency`)."""
         with self._transaction() as conn:
-            return chain.prune_attempts(conn, before)
+            removed = chain.prune_attempts(conn, before)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('attempts_pruned_before', ?) "
+                "ON CONFLICT(key) DO UPDATE "
+                "SET value=MAX(CAST(value AS REAL), CAST(excluded.value AS REAL))",
+                (before,))
+            return removed
 
     def checkpoint(self) -> None:
         with self._lock:
@@ -245,20 +292,31 @@ class Ledger(LedgerReader):
     def record_exclusion(
         self, record: Declared,
         due: Callable[[Declared], Iterable[tuple[str, list[WindowVerdict]]]],
-    ) -> tuple[Declared, int]:
+    ) -> tuple[Declared, int, bool]:
         """Store a declared exclusion (or its revert) and the verdict revisions it causes, in
         one transaction: a crash leaves both or neither. `due` runs after the record is
         visible inside the transaction, and is given the stored record (a revert: the
         record it reverted, with its range), so the revisions see it and every exclusion
-        that other writers committed before."""
+        that other writers committed before. Returns (stored, revisions written, whether
+        the record is new); an identical retry stores nothing and still lays the
+        exclusions, which finds nothing left to revise."""
         with self._transaction() as conn:
-            stored = exclusions.store(conn, record)
-            chain.chain_entry(conn, "exclusion", stored.contract, {
-                "action": "revert" if record.reverted_at is not None else "record",
-                "exclusion": stored.to_json()}, at=record.reverted_at or record.at or 0.0)
+            stored, new = exclusions.store(conn, record)
+            if new:
+                chain.chain_entry(conn, "exclusion", stored.contract, {
+                    "action": "revert" if record.reverted_at is not None else "record",
+                    "exclusion": stored.to_json()}, at=record.reverted_at or record.at or 0.0)
             written = sum(len(self._write_verdicts(conn, batch, author))
                           for author, batch in due(stored))
-        return stored, written
+        return stored, written, new
+
+    def record_ticket(self, event: TicketEvent) -> TicketEvent:
+        """Store a support ticket event and chain it, in one transaction (issue 16)."""
+        with self._transaction() as conn:
+            stored = tickets.store(conn, event)
+            chain.chain_entry(conn, "ticket", stored.contract, {"ticket": stored.to_json()},
+                              at=stored.recorded_at)
+        return stored
 
     def chain_entries(self, entries: Iterable[tuple[str, str, dict[str, Any], float, str]]) -> int:
         """Chain (kind, contract, content, seen at, key) entries from the config

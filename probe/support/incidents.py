@@ -27,8 +27,9 @@ from probe.contracts.model import ContractConfig
 from probe.contracts.month import utc_iso
 from probe.contracts.source import WindowSource
 from probe.model import Verdict, WindowVerdict
+from probe.support.cadence import next_update_due, update_cadence, update_due_after
 from probe.support.deadlines import due, notice_applies, resolution_due, response_due
-from probe.support.model import SupportTerms
+from probe.support.model import SupportTerms, UpdateCadence
 
 DAY = 86400
 # How far the reader looks back or ahead, chunk by chunk, for the rest of a straddling incident.
@@ -46,6 +47,8 @@ class Deadlines:
     report_due: float | None = None
     response_due_other_reading: float | None = None
     """The response deadline under the reading not taken (`TimeLimit.other_reading`)."""
+    first_update_due: float | None = None
+    """The first status update owed after the first response (`probe.support.cadence`)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,6 +72,20 @@ class Incident:
     deadlines: Deadlines
     best_effort: bool = False
     window_starts: tuple[int, ...] = ()
+    update_cadence: UpdateCadence | None = None
+    terms: SupportTerms | None = dataclasses.field(default=None, compare=False, repr=False)
+    """Kept to compute the next update due at `now` (`to_dict`)."""
+
+    def next_update_due(self, now: float) -> float | None:
+        """While open: the next status update deadline after `now` (None: none owed)."""
+        if not self.open or self.terms is None or self.update_cadence is None:
+            return None
+        start = self.deadlines.first_update_due
+        if start is None:
+            return None
+        if start > now:
+            return start
+        return next_update_due(self.terms, self.update_cadence, start, now)
 
     @property
     def open(self) -> bool:
@@ -119,6 +136,13 @@ class Incident:
             out[name] = utc_iso(value)
             # Passed, not "missed": the probe cannot see whether the vendor answered in time.
             out[f"{name}_passed"] = None if value is None else now >= value
+        if self.update_cadence is not None:
+            out["update_cadence"] = self.update_cadence.describe()
+            out["update_clause"] = self.update_cadence.clause
+            out["first_update_due"] = utc_iso(self.deadlines.first_update_due)
+            out["next_update_due"] = utc_iso(self.next_update_due(now))
+            if zone is not None:
+                out["next_update_due_local"] = local_text(self.next_update_due(now), zone)
         other = self.deadlines.response_due_other_reading
         if other is not None:
             out["response_due_other_reading"] = utc_iso(other)
@@ -235,11 +259,16 @@ def _with_terms(base: Incident, terms: SupportTerms, contract: ContractConfig,
               if x is not None]
     first = package.response.get(severity)
     other = first.other() if first is not None else None
+    answer = response_due(terms, severity, reported)
+    cadence = update_cadence(terms, severity)
+    anchor = next((t for t in (answer, notice_at) if t is not None), reported)
     return dataclasses.replace(
         base, severity=severity, severity_label=level.label, severity_since=since,
-        reported_at=reported,
+        reported_at=reported, update_cadence=cadence, terms=terms,
         deadlines=Deadlines(
-            response_due=response_due(terms, severity, reported),
+            first_update_due=None if cadence is None else
+            update_due_after(terms, cadence, anchor),
+            response_due=answer,
             resolution_due=resolution_due(terms, severity, reported),
             notice_due=notice_at, report_due=report_at,
             response_due_other_reading=None if other is None else

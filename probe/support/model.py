@@ -11,131 +11,30 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-import re
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 from pydantic import Field, field_validator, model_validator
 
-from probe.durations import Duration, parse_duration
+from probe.durations import Duration
 from probe.fields import StrictModel, TimeZoneName
 from probe.support.calendar import SECONDS_PER_DAY, BusinessCalendar, CalendarError, parse_clock
+from probe.support.limits import NoticeTerm, TimeLimit, TimeUnit, UpdateCadence, parse_time_limit
 
-# -- time limits ----------------------------------------------------------------------------
+__all__ = ["NoticeTerm", "TimeLimit", "TimeUnit", "UpdateCadence", "parse_time_limit"]
 
-TimeUnit = Literal["hours", "business_hours", "calendar_days", "business_days"]
-
-_LIMIT = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(business|support|working|calendar)?\s*"
-    r"(minutes?|mins?|hours?|hrs?|days?|weeks?)\s*$",
-    re.IGNORECASE,
-)
-
-
-def parse_time_limit(text: str) -> dict[str, Any]:
-    """`2h`, `24 hours`, `8 business hours`, `2 support hours`, `1 business day`,
-    `30 calendar days`, `1 week` -> amount and unit.
-
-    Hours and minutes without a qualifier are elapsed time; days and weeks without one are
-    calendar days in the support time zone (same wall-clock time, DST-aware).
-    """
-    match = _LIMIT.match(text)
-    if match is None:
-        try:
-            seconds = parse_duration(text)
-        except ValueError:
-            raise ValueError(
-                f"{text!r} is not a time limit (e.g. 2h, 24 hours, 8 business hours, "
-                "1 business day, 30 calendar days)"
-            ) from None
-        return {"amount": seconds / 3600.0, "unit": "hours"}
-    amount = float(match.group(1))
-    qualifier = (match.group(2) or "").lower()
-    word = match.group(3).lower()
-    if word.startswith(("min", "hour", "hr")):
-        hours = amount / 60.0 if word.startswith("min") else amount
-        if qualifier == "calendar":
-            return {"amount": hours, "unit": "hours"}
-        return {"amount": hours, "unit": "hours" if not qualifier else "business_hours"}
-    days = amount * 7 if word.startswith("week") else amount
-    if qualifier in ("business", "working", "support"):
-        return {"amount": days, "unit": "business_days"}
-    return {"amount": days, "unit": "calendar_days"}
-
-
-class TimeLimit(StrictModel):
-    """How long the vendor has: elapsed hours, business hours or days on a calendar, or
-    calendar days. Written as a string (`8 business hours`) or as a mapping with `within`
-    plus `calendar` (which named calendar counts; default the package's) and `best_effort`
-    (the contract promises only efforts, not the time)."""
-
-    amount: float = Field(gt=0)
-    unit: TimeUnit
-    calendar: str | None = None
-    best_effort: bool = False
-    other_reading: str | None = None
-    """Where the text is ambiguous, the limit under the reading not taken (`2 hours` beside
-    `2 business hours`); the report shows the deadline under both (issue 15, item 7)."""
-    clause: str = ""
-
-    @field_validator("other_reading")
-    @classmethod
-    def _other(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_time_limit(value)
-        return value
-
-    def other(self) -> TimeLimit | None:
-        if self.other_reading is None:
-            return None
-        return TimeLimit.model_validate(
-            {**parse_time_limit(self.other_reading), "calendar": self.calendar})
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_time_limit(value)
-        if isinstance(value, dict) and "within" in value:
-            rest = {k: v for k, v in value.items() if k != "within"}
-            within = value["within"]
-            if not isinstance(within, str):
-                raise ValueError("within must be a string such as '8 business hours'")
-            return {**parse_time_limit(within), **rest}
-        return value
-
-    @model_validator(mode="after")
-    def _whole_days(self) -> TimeLimit:
-        if self.unit in ("business_days", "calendar_days") and self.amount != int(self.amount):
-            raise ValueError("days must be a whole number")
-        return self
-
-    def describe(self) -> str:
-        amount = f"{self.amount:g}"
-        words = {
-            "hours": "h",
-            "business_hours": " business hours" if self.amount != 1 else " business hour",
-            "calendar_days": " calendar days" if self.amount != 1 else " calendar day",
-            "business_days": " business days" if self.amount != 1 else " business day",
-        }
-        text = amount + words[self.unit]
-        return f"{text} (best effort)" if self.best_effort else text
-
-
-class NoticeTerm(TimeLimit):
-    """A notification the vendor owes, e.g. an incident notice within 24 h of becoming aware
-    of a material incident; `severities` says which incidents are material (default all)."""
-
-    severities: list[str] | None = None
-
+# -- time limits: probe/support/limits.py (re-exported here) --------------------------------
 
 class Notifications(StrictModel):
     incident_notice: NoticeTerm | None = None
     """Counted from detection (the probe's proxy for the vendor becoming aware)."""
     post_incident_report: NoticeTerm | None = None
     """Counted from resolution (the end of the incident)."""
+    status_updates: UpdateCadence | None = None
+    """Updates owed while a (material, `severities`) incident is unresolved, whatever the
+    package (Securosys §1.5 "Status updates at reasonable intervals")."""
 
 
 # -- calendars ------------------------------------------------------------------------------
@@ -329,6 +228,8 @@ class SupportPackage(StrictModel):
     calendar: str
     response: dict[str, TimeLimit] = Field(default_factory=dict)
     resolution: dict[str, TimeLimit] = Field(default_factory=dict)
+    updates: dict[str, UpdateCadence] = Field(default_factory=dict)
+    """Per severity: how often the vendor owes a status update (issue 15, item 8)."""
 
 
 class SeverityRule(StrictModel):
@@ -410,6 +311,11 @@ class SupportTerms(StrictModel):
                 for sname, limit in getattr(package, kind).items():
                     severity(f"packages.{pname}.{kind}", sname)
                     calendar(f"packages.{pname}.{kind}.{sname}.calendar", limit.calendar)
+            for sname, cadence in package.updates.items():
+                severity(f"packages.{pname}.updates", sname)
+                if cadence.every is not None:
+                    calendar(f"packages.{pname}.updates.{sname}.every.calendar",
+                             cadence.every.calendar)
         for kind in ("incident_notice", "post_incident_report"):
             notice: NoticeTerm | None = getattr(self.notifications, kind)
             if notice is not None:
@@ -418,6 +324,12 @@ class SupportTerms(StrictModel):
                     severity(f"notifications.{kind}.severities", sname)
                 if notice.unit in ("business_hours", "business_days") and notice.calendar is None:
                     problems.append(f"notifications.{kind}: business time needs a calendar")
+        status = self.notifications.status_updates
+        if status is not None:
+            for sname in status.severities or ():
+                severity("notifications.status_updates.severities", sname)
+            if status.every is not None:
+                calendar("notifications.status_updates.every.calendar", status.every.calendar)
         for i, rule in enumerate(self.severity_rules):
             severity(f"severity_rules[{i}]", rule.severity)
         if self.default_severity is not None:

@@ -183,6 +183,14 @@ class WebConfig:
         return self.model.basic_auth_users
 
     @property
+    def authenticates(self) -> bool:
+        """Every request is authenticated: basic auth users, or client certificates that
+        must verify. Routes that write (`POST /api/v1/tickets`) are served only then."""
+        tls = self.tls
+        return bool(self.users) or (tls is not None
+                                    and tls.auth_type == "RequireAndVerifyClientCert")
+
+    @property
     def notices(self) -> list[str]:
         """What the daemon logs once at start: settings accepted that change nothing."""
         http = self.model.http_server_config

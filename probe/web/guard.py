@@ -120,6 +120,9 @@ def certificate_sans(der: bytes) -> frozenset[str]:
     return frozenset(values)
 
 
+BCRYPT_MAX_PASSWORD = 72  # bytes bcrypt reads of a password
+
+
 class _BasicAuth:
     """bcrypt checks, with successful ones cached as keyed digests (bcrypt is slow)."""
 
@@ -145,10 +148,18 @@ class _BasicAuth:
         if cached is not None and hmac.compare_digest(cached, digest):
             return True
         hashed = self._users.get(user)
+        if len(password) > BCRYPT_MAX_PASSWORD:
+            # bcrypt 5 raises on these (older versions silently truncated); Go's bcrypt,
+            # which exporter-toolkit uses, refuses them: a 401, never a 500.
+            password = b""
+            hashed = None
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(
-            None, bcrypt.checkpw, password, hashed if hashed is not None else self._dummy
-        )
+        try:
+            ok = await loop.run_in_executor(
+                None, bcrypt.checkpw, password, hashed if hashed is not None else self._dummy
+            )
+        except ValueError:  # a password or hash bcrypt will not check: not allowed
+            return False
         if ok and hashed is not None:
             self._verified[user] = digest
             return True

@@ -69,12 +69,22 @@ class TestCliExclude:
         assert cli_exclude(exclude_args(path, *change)) == 2
         assert message in capsys.readouterr().err
 
-    def test_refuses_the_same_reference_twice(self, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def test_a_retry_is_idempotent_and_a_conflict_refused(
+            self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = _config_file(tmp_path)
         assert cli_exclude(exclude_args(path)) == 0
-        assert cli_exclude(exclude_args(path)) == 2
-        assert "already recorded" in capsys.readouterr().err
+        capsys.readouterr()
+        assert cli_exclude(exclude_args(path)) == 0
+        assert "already recorded (nothing changed)" in capsys.readouterr().out
+        assert cli_exclude(exclude_args(path, "--end", "2026-10-05T11:00:00Z")) == 2
+        assert "already recorded with other terms" in capsys.readouterr().err
+        assert cli_exclude(exclude_args(path, "--revert")) == 0
+        assert cli_exclude(exclude_args(path, "--revert")) == 0
+        assert "already reverted (nothing changed)" in capsys.readouterr().out
+        store = Ledger(tmp_path)
+        [record] = store.declared_exclusions()
+        store.close()
+        assert not record.active
 
 
 def _config_file(tmp_path: Path) -> Path:

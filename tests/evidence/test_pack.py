@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,32 @@ def test_another_vantages_key_is_refused(pack: Path, made: tuple[Path, Path]) ->
     _resign(pack, other)
     _refused(pack, _key(made), "vantage.json: public_key is not the given --key")
     _refused(pack, None, "heads.jsonl row 1: signature does not verify")
+
+
+def test_a_secret_inside_a_contract_term_does_not_change_the_terms() -> None:
+    """A registered secret that happens to occur inside a term (here `business`) must not
+    be redacted out of contract.json: the verifier recomputes the figures from it."""
+    from probe.config import parse_config  # noqa: PLC0415
+    from probe.evidence.terms import PackTerms, terms_json  # noqa: PLC0415
+    from probe.secrets import REGISTRY  # noqa: PLC0415
+
+    config = parse_config(textwrap.dedent("""\
+        services:
+          - name: api
+            checks: [{name: h, type: http, url: "http://127.0.0.1:9/", interval: 10s}]
+        contracts:
+          - name: c
+            objectives: [{service: api, target: 99.9}]
+            support:
+              package: std
+              calendars: {office: {timezone: UTC, hours: {mon-fri: "09:00-17:00"}}}
+              severities: [{name: P1}]
+              packages:
+                std:
+                  calendar: office
+                  response: {P1: "2 business days"}
+        """))
+    REGISTRY.add("business")
+    data = terms_json(config, "c", [])
+    assert "business_days" in json.dumps(data["contract"])
+    PackTerms.load(data)

@@ -52,6 +52,9 @@ exclusions:
 """
 
 
+INCIDENT_FIGURES = ("start", "end", "minutes", "failure_classes", "failures", "attempts")
+
+
 def decided(config: Config, verdicts: list[WindowVerdict]) -> list[WindowVerdict]:
     """What the decider writes: each fresh verdict through `apply_exclusions`."""
     return [apply_exclusions(config, v) for v in verdicts]
@@ -140,7 +143,8 @@ class TestJson:
                 "claim_by": "2026-11-30", "description": "3% of monthly fees (tier [98.00, 99.01); cap 7%)",
             },
         }
-        assert incidents == [
+        # the evidence keys (issue 16, item 6) are tested in tests/report/test_evidence.py
+        assert [{k: v for k, v in i.items() if k in INCIDENT_FIGURES} for i in incidents] == [
             {"start": "2026-10-10T00:00:00Z", "end": "2026-10-10T08:20:00Z", "minutes": 500,
              "failure_classes": ["http_status"], "failures": 3000, "attempts": 3000},
             {"start": "2026-10-20T05:00:00Z", "end": "2026-10-20T06:00:00Z", "minutes": 60,
@@ -238,16 +242,16 @@ class TestCsv:
         windows, _, readings = rendered["csv"].partition("\n\n")
         rows = list(csv.reader(io.StringIO(windows)))
         assert rows[0] == ["window_start", "contract", "service", "verdict", "reason",
-                           "attempts", "failures", "failure_classes"]
+                           "attempts", "failures", "failure_classes", "vantage", "evidence"]
         # Three services and the Cloud Service (issue 15, item 3); then the readings.
         assert len(rows) == 1 + 4 * 44640
         assert readings.startswith("reading_contract,topic,subject,clause,taken,")
         assert ["2026-10-20T05:00:00Z", "dfns", "dfns-api", "down", "", "6", "6",
-                "connect;timeout"] in rows
+                "connect;timeout", "office-nyc", ""] in rows
         assert ["2026-10-06T05:00:00Z", "dfns", "dfns-signature", "excluded", "maintenance",
-                "6", "0", ""] in rows
+                "6", "0", "", "office-nyc", ""] in rows
         assert ["2026-10-01T04:00:00Z", "dfns", "dfns-api", "no_data", "", "0", "0",
-                ""] in rows
+                "", "office-nyc", ""] in rows
 
 
 class TestTextAndMarkdown:

@@ -80,3 +80,36 @@ def test_outage_samples_agree(outcomes: list[tuple[int, bool, str]],
                 reader.close()
         finally:
             ledger.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(outcomes=st.lists(st.tuples(st.integers(0, 500), st.booleans(),
+                                   st.sampled_from(["a", "b", "c"])), max_size=60,
+                         unique_by=lambda x: x[0]),
+       span=st.tuples(st.integers(-5, 500), st.integers(1, 520)))
+def test_first_failures_agree(outcomes: list[tuple[int, bool, str]],
+                              span: tuple[int, int]) -> None:
+    """Issue 16, item 6: the first error of each window, from the store and the fake."""
+    fake = MemoryWindows()
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp))
+        try:
+            attempts = [Attempt(float(T0 + i * 7), s, f"probe-{s}", Role.SERVICE, ok,
+                                None if ok else f"class-{i % 3}", 0.1,
+                                detail="" if ok else f"detail {i}")
+                        for i, ok, s in outcomes]
+            ledger.record_attempts(attempts)
+            fake.record_outcomes("x", [])
+            fake.record_failures((a.started_at, a.service, a.check, a.failure_class or "",
+                                  a.detail) for a in attempts if not a.ok)
+            fake.record_outcomes("ok", [(a.started_at, True) for a in attempts if a.ok])
+            lo, hi = T0 + span[0] * 7, T0 + (span[0] + span[1]) * 7
+            reader = Ledger.reader(Path(tmp))
+            try:
+                for services in (["a"], ["a", "b"], []):
+                    assert reader.first_failures(services, lo, hi, 60) == \
+                        fake.first_failures(services, lo, hi, 60)
+            finally:
+                reader.close()
+        finally:
+            ledger.close()

@@ -12,6 +12,7 @@ import yaml
 
 from probe.config import Config, parse_config
 from probe.contracts.model import ContractConfig
+from probe.durations import AS_TEXT
 from probe.model import Reason, Verdict, WindowVerdict
 from probe.support.model import SupportTerms
 
@@ -69,7 +70,7 @@ def config(*contracts: ContractConfig) -> Config:
         "services": [{"name": s, "checks": [{"type": "http", "name": "h",
                                              "url": "http://127.0.0.1:1/"}]}
                      for s in services],
-        "contracts": [c.model_dump(mode="json") for c in contracts],
+        "contracts": [c.model_dump(mode="json", context={AS_TEXT: True}) for c in contracts],
     }))
 
 

@@ -43,9 +43,16 @@ def _month_to_date(acc: ObjectiveAccount, now: float) -> dict[str, Any]:
         figures.pop(key)
     elapsed = max(0.0, (min(now, acc.month_end) - acc.month_start) / 60)
     budget = acc.budget_minutes
+    # Uptime is computed over measured minutes only: 100 % of a month that was half
+    # unmeasured must not read as a perfect month, so coverage stands beside it.
+    # (pending minutes include the rest of the month: only the elapsed part counts here)
+    pending = max(0.0, acc.pending_minutes - (acc.minutes_in_month - elapsed))
+    measured = max(0.0, elapsed - acc.no_data_minutes - pending)
     figures.update({
         "target_met": acc.met,
         "minutes_elapsed": elapsed,
+        "measured_minutes": measured,
+        "coverage_percent": 100.0 * measured / elapsed if elapsed > 0 else None,
         "elapsed_uptime_percent": (100.0 * (1 - acc.downtime_minutes / elapsed)
                                    if elapsed > 0 else None),
         "budget_minutes": budget,

@@ -81,6 +81,8 @@ def _services_table(contract: dict[str, Any]) -> str:
             f'<td data-field="state"><span class="state state-{html.escape(s["state"])}">'
             f"{html.escape(s['state'])}</span> {html.escape(s['state_reason'])}</td>"
             + _td("uptime_percent", _num(mtd["uptime_percent"], 4), f"num {met}")
+            + _td("coverage_percent", _num(mtd["coverage_percent"], 2), "num")
+            + _td("no_data_minutes", _num(mtd["no_data_minutes"], 1), "num")
             + _td("target_percent", _num(s["target_percent"], 4), "num")
             + _td("down_minutes", _num(mtd["down_minutes"], 1), "num")
             + _td("budget_remaining_minutes", _num(mtd["budget_remaining_minutes"], 1), "num")
@@ -90,7 +92,8 @@ def _services_table(contract: dict[str, Any]) -> str:
         )
     return (
         "<table class=\"services\"><thead><tr><th>Service</th><th>Now</th>"
-        "<th>Uptime this month %</th><th>Target %</th><th>Down min</th>"
+        "<th>Uptime this month %</th><th title=\"measured minutes out of elapsed minutes\">"
+        "Coverage %</th><th>No data min</th><th>Target %</th><th>Down min</th>"
         "<th>Budget left min</th><th>Open incidents</th><th>Projected credit</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
@@ -120,11 +123,13 @@ def _incident_table(incidents: list[dict[str, Any]], title: str) -> str:
             owing = inc["state"] == "open" or name in ("notice_due", "report_due")
             passed = " passed" if inc[f"{name}_passed"] and owing else ""
             cells.append(_td(name + "_local", inc[f"{name}_local"] or NONE, passed.strip()))
+        # the status update cadence (issue 15, item 8): owed only while open
+        cells.append(_td("next_update_due_local", inc.get("next_update_due_local") or NONE))
         rows.append(f'<tr data-incident="{html.escape(inc["id"])}">{"".join(cells)}</tr>')
     return (
         f"<h3>{title}</h3><table class=\"incidents\"><thead><tr><th>Service</th>"
         "<th>Severity</th><th>Start</th><th>End</th><th>Down min</th><th>Failures</th>"
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{head}<th>Next update due</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
