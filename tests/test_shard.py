@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from checks.base import Resources
+from probe.cli import main
 from probe.cli.run import _sharded
 from probe.clock import SystemClock
 from probe.config import Config, Shard, parse_config
 from probe.jobs import build_jobs, close_jobs
 from probe.model import CONTROL_SERVICE
 from probe.shard import shard_config, shard_of
+from probe.store import Ledger
 
 CONFIG = textwrap.dedent("""\
     probe: {vantage: t}
@@ -143,3 +147,22 @@ class TestCommandLine:
         parser = argparse.ArgumentParser()
         add_arguments(parser)
         assert parser.parse_args(["-c", "x", "--shard", "0/2"]).shard == "0/2"
+
+
+def test_report_in_a_sharded_pod_lists_only_its_own_contracts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ledger of shard i/N holds only its contracts; `report` (like `evidence` and
+    `claim`) reads the config cut to the same shard, so no other shard's contract shows up
+    as a month of `no_data`."""
+    base = tmp_path
+    path = base / "config.yaml"
+    shard = Shard(index=0, count=3)
+    path.write_text(CONFIG.replace("probe: {vantage: t}",
+                                   "probe: {vantage: t, shard: {index: 0, count: 3}}"))
+    Ledger(base / "state").close()
+    assert main(["report", "-c", str(path), "--month", "2026-01", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    names = {c["contract"] for c in doc["contracts"]}
+    assert names == {c for c in ("alpha", "bravo", "charlie", "delta", "foxtrot")
+                     if shard_of(c, 3) == shard.index}

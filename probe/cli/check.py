@@ -31,8 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from probe.config import load_config  # noqa: PLC0415
+    from probe.shard import shard_config  # noqa: PLC0415
 
-    config = load_config(args.config)
+    # a sharded pod's ledger holds only its shard's contracts (probe.shard)
+    config = shard_config(load_config(args.config))
     log_setup(args, "warning")
     if args.consistency:
         return check_consistency(config, args.since, sys.stdout)

@@ -27,9 +27,11 @@ def main(args: argparse.Namespace) -> int:
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.evidence.keys import load_vantage_key  # noqa: PLC0415
     from probe.evidence.pack import PackError, closing_head, sign_head, write_pack  # noqa: PLC0415
+    from probe.shard import shard_config  # noqa: PLC0415
     from probe.store import Ledger  # noqa: PLC0415
 
-    config = load_config(args.config)
+    # a sharded pod's ledger holds only its shard's contracts (probe.shard)
+    config = shard_config(load_config(args.config))
     month = Month.parse(args.month)
     try:
         contract = config.contract(args.contract)

@@ -41,10 +41,12 @@ def main(args: argparse.Namespace) -> int:
     from probe.config import load_config  # noqa: PLC0415
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.report import render  # noqa: PLC0415
+    from probe.shard import shard_config  # noqa: PLC0415
     from probe.store import LEDGER_FILE, Ledger  # noqa: PLC0415
     from probe.store.identity import check_present  # noqa: PLC0415
 
-    config = load_config(args.config)
+    # a sharded pod's ledger holds only its shard's contracts (probe.shard)
+    config = shard_config(load_config(args.config))
     month = Month.parse(args.month)
     if not (config.probe.state_dir / LEDGER_FILE).exists():
         print(f"sla-probe: no ledger in {config.probe.state_dir} (has the daemon run?)",
