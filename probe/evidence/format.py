@@ -31,6 +31,7 @@ VANTAGE_FILE = "vantage.json"
 CERTIFICATES_FILE = "certificates.json"
 FIGURES_FILE = "figures.json"
 TICKETS_FILE = "tickets.json"  # support tickets, judged (issue 16, item 7); optional
+ANNOUNCEMENTS_FILE = "announcements.jsonl"  # vendor announcement versions (issue 18); optional
 # chain record kinds
 ATTEMPTS = "attempts"
 REVISIONS = "revisions"

@@ -45,6 +45,7 @@ from probe.evidence.keys import VantageKey
 from probe.evidence.terms import PackTerms, in_scope_services, terms_json
 from probe.model import Attempt, WindowVerdict
 from probe.store import LedgerReader, Transaction, chain
+from probe.store import feeds as feed_store
 from probe.support.tickets import month_tickets
 
 MARGIN = 3600.0  # a month's segment starts this long before it, a closing head this after
@@ -161,6 +162,14 @@ def _write(config: Config, reader: LedgerReader, key: VantageKey, name: str, mon
     # the tickets as judged at the pack's moment; their events are chained in ENTRIES_FILE
     _json(out / fmt.TICKETS_FILE, {"tickets": month_tickets(
         contract, reader.ticket_events(name), start, end, as_of / 1000)})
+    # the vendor's announcements for the month, every version with our first sighting beside
+    # the vendor's created_at; each version is chained (kind `announcement` in ENTRIES_FILE)
+    feeds = [f.name for f in config.vendor_feeds if f.contract == name]
+    announced = reader.read(lambda c: feed_store.month_versions(c, feeds, start, end,
+                                                                as_of / 1000))
+    with (out / fmt.ANNOUNCEMENTS_FILE).open("wb") as ann:
+        for version in announced:
+            ann.write(fmt.canon(version).encode() + b"\n")
     files: dict[str, dict[str, Any]] = {}
     for path in sorted(out.iterdir()):
         data = path.read_bytes()

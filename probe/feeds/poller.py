@@ -159,7 +159,8 @@ class FeedPoller:
             if feed.format == "ical":
                 extra = _vanished(feed.name, feed_store.versions(conn, [feed.name]),
                                   {a.vendor_id for a in announcements}, now)
-            return feed_store.record(conn, feed.name, [*announcements, *extra], now)
+            return feed_store.record(conn, feed.name, [*announcements, *extra], now,
+                                     contract=feed.contract)
 
         written = await self._worker.call(self._worker.ledger.write, store)
         for v in written:

@@ -1,12 +1,14 @@
 """The tamper-evident ledger: a hash chain over every committed write that matters.
 
-Each committed batch of attempts, each batch of verdict revisions, each exclusion record and
-each maintenance entry becomes one row of `chain`, written in the same transaction as the
-rows it covers. The row carries its parts (per service or contract: the SHA-256 of the
-covered rows' canonical lines and how many there are, `probe.evidence.format`), the hash of
-the previous row, and its own hash over both. The covered rows point back at it
-(`attempts.batch`, `window_revisions.link`, `chain_entries.seq`), so `audit` can recompute
-every digest from the rows as they are now and name the first one an editor touched.
+Each committed batch of attempts, each batch of verdict revisions, each exclusion record,
+ticket event, vendor announcement version and maintenance entry becomes one row of `chain`,
+written in the same transaction as the rows it covers. The row carries its parts (per service
+or contract: the SHA-256 of the covered rows' canonical lines and how many there are,
+`probe.evidence.format`), the hash of the previous row, and its own hash over both. The
+covered rows point back at it (`attempts.batch`, `window_revisions.link`,
+`chain_entries.seq`), so `audit` can recompute every digest from the rows as they are now and
+name the first one an editor touched; a vendor announcement's entry is also compared with its
+`vendor_announcements` row.
 Signed heads (`chain_heads`) pin the chain at a moment; signing is the caller's (it holds the
 key), storing and reading them is here.
 """
@@ -26,6 +28,10 @@ ATTEMPT_COLUMNS = ("started_at, service, check_name, role, ok, failure_class, la
                    "evidence, retried")
 REVISION_COLUMNS = ("contract, service, scope, window_start, window_seconds, verdict, reason, "
                     "attempts, failures, failure_classes, revision, decided_at, author, note")
+ANNOUNCEMENT = "announcement"  # the chain entry kind of a vendor announcement version
+ANNOUNCEMENT_COLUMNS = ("feed, vendor_id, version, first_seen, kind, title, status, created_at, "
+                        "updated_at, start, end, components, impact, cancelled, url")
+_ANNOUNCEMENT_FIELDS = tuple(c.strip() for c in ANNOUNCEMENT_COLUMNS.split(","))
 
 
 def tip(conn: sqlite3.Connection) -> tuple[int, str]:
@@ -62,6 +68,30 @@ def revision_line(row: Row) -> str:
         classes = json.loads(classes)
     return fmt.revision_line(contract, service, scope, start, seconds, verdict, reason,
                              attempts, failures, classes, revision, decided_at, author, note)
+
+
+def announcement(row: Row) -> dict[str, Any]:
+    """A vendor_announcements row (`ANNOUNCEMENT_COLUMNS` order) as the JSON object that is
+    chained (the entry's `announcement`) and written to the pack's announcements file."""
+    out = dict(zip(_ANNOUNCEMENT_FIELDS, row[:len(_ANNOUNCEMENT_FIELDS)], strict=True))
+    out["version"] = int(out["version"])
+    for name in ("first_seen", "created_at", "updated_at", "start", "end"):
+        if out[name] is not None:
+            out[name] = float(out[name])
+    if isinstance(out["components"], str):
+        out["components"] = json.loads(out["components"])
+    out["cancelled"] = bool(out["cancelled"])
+    return out
+
+
+def announcement_key(feed: str, vendor_id: str, version: int) -> str:
+    """The chain_entries key of one version: finds it again and keeps it chained once."""
+    return f"{ANNOUNCEMENT}:{fmt.canon([feed, vendor_id, int(version)])}"
+
+
+def announcement_prefix(feed: str) -> str:
+    """What every `announcement_key` of `feed` starts with."""
+    return f"{ANNOUNCEMENT}:{fmt.canon([feed])[:-1]},"
 
 
 def _parts(lines: Sequence[tuple[str, str]]) -> list[fmt.Part]:
@@ -242,6 +272,9 @@ def audit(conn: sqlite3.Connection) -> str | None:
             problem = _check_parts(kind, seq, parts, rows)
             if problem:
                 return problem
+    problem = _audit_announcements(conn)
+    if problem:
+        return problem
     row = conn.execute("SELECT seq, payload FROM chain_heads WHERE seq > ? LIMIT 1",
                        (last,)).fetchone()
     if row is not None:
@@ -250,6 +283,35 @@ def audit(conn: sqlite3.Connection) -> str | None:
         rec = conn.execute("SELECT hash FROM chain WHERE seq=?", (seq,)).fetchone()
         if rec is None or json.loads(payload).get("hash") != rec[0]:
             return f"chain_heads: the signed head over record {seq} does not match the chain"
+    return None
+
+
+def _audit_announcements(conn: sqlite3.Connection) -> str | None:
+    """Each chained announcement version against its vendor_announcements row as it is now
+    (edited, deleted), and rows never chained though written after chaining began (added)."""
+    through = conn.execute(
+        "SELECT value FROM meta WHERE key='announcements_unchained_through'").fetchone()
+    if through is None:
+        return None  # a ledger before migration 10 (read-only): nothing chained yet
+    rows = {(r[0], r[1], int(r[2])): r for r in conn.execute(
+        f"SELECT {ANNOUNCEMENT_COLUMNS}, id FROM vendor_announcements")}
+    chained: set[tuple[str, str, int]] = set()
+    for seq, line in conn.execute("SELECT seq, line FROM chain_entries WHERE kind=? "
+                                  "ORDER BY seq", (ANNOUNCEMENT,)):
+        content = json.loads(line)["announcement"]
+        ident = (content["feed"], content["vendor_id"], int(content["version"]))
+        chained.add(ident)
+        name = f"{content['feed']} {content['vendor_id']} version {ident[2]}"
+        row = rows.get(ident)
+        if row is None:
+            return f"vendor_announcements: {name} of record {seq} was deleted"
+        if fmt.canon(announcement(row)) != fmt.canon(content):
+            return (f"vendor_announcements row id {row[-1]} ({name}) of record {seq}: edited "
+                    "(differs from the chain)")
+    for ident, row in sorted(rows.items(), key=lambda kv: kv[1][-1]):
+        if ident not in chained and int(row[-1]) > int(through[0]):
+            return (f"vendor_announcements row id {row[-1]} ({ident[0]} {ident[1]} version "
+                    f"{ident[2]}): added, no chain record holds it")
     return None
 
 

@@ -3,7 +3,10 @@
 A version is only ever appended: a changed announcement (rescheduled, cancelled, resolved)
 is a new row with the next number and the time we first saw it; nothing is updated or
 deleted, so a feed that later breaks, lies or disappears cannot take back what we
-witnessed. Functions take the store's transaction (`Ledger.write` / `LedgerReader.read`).
+witnessed. Each version is chained (`probe.store.chain`, an entry of kind `announcement` for
+the feed's contract) in the transaction that inserts it, so the ledger audit names a version
+edited or deleted afterwards and the evidence pack carries it. Functions take the store's
+transaction (`Ledger.write` / `LedgerReader.read`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from probe.contracts.vendor import Announcement, Version
+from probe.store import chain
 
-_COLUMNS = ("feed, vendor_id, version, first_seen, kind, title, status, created_at, "
-            "updated_at, start, end, components, impact, cancelled, url")
+_COLUMNS = chain.ANNOUNCEMENT_COLUMNS
 
 
 def _version(row: Any) -> Version:
@@ -29,9 +32,11 @@ def _version(row: Any) -> Version:
 
 
 def record(conn: sqlite3.Connection, feed: str, announcements: Iterable[Announcement],
-           seen_at: float) -> list[Version]:
+           seen_at: float, *, contract: str) -> list[Version]:
     """Append a version for each announcement that is new or differs from its latest
-    version; return the versions written (empty when nothing changed)."""
+    version, and chain it for `contract` (the feed's); return the versions written (empty
+    when nothing changed). Versions of the feed stored before chaining began are chained
+    now, once."""
     latest = {
         vid: (number, digest) for vid, number, digest in conn.execute(
             "SELECT vendor_id, MAX(version), digest FROM vendor_announcements "
@@ -52,7 +57,27 @@ def record(conn: sqlite3.Connection, feed: str, announcements: Iterable[Announce
              a.impact, int(a.cancelled), a.url, digest))
         latest[a.vendor_id] = (version.number, digest)
         written.append(version)
+    _chain(conn, feed, contract, seen_at)
     return written
+
+
+def _chain(conn: sqlite3.Connection, feed: str, contract: str, at: float) -> None:
+    """Chain every version of `feed` not chained yet: the ones just written, and (once) those
+    written before migration 10."""
+    prefix = chain.announcement_prefix(feed)
+    done = {k for (k,) in conn.execute(
+        "SELECT key FROM chain_entries WHERE kind = ? AND substr(key, 1, ?) = ?",
+        (chain.ANNOUNCEMENT, len(prefix), prefix))}
+    (stored,) = conn.execute("SELECT COUNT(*) FROM vendor_announcements WHERE feed = ?",
+                             (feed,)).fetchone()
+    if stored == len(done):
+        return
+    for row in conn.execute(f"SELECT {_COLUMNS} FROM vendor_announcements WHERE feed = ? "
+                            "ORDER BY id", (feed,)).fetchall():
+        key = chain.announcement_key(row[0], row[1], row[2])
+        if key not in done:
+            chain.chain_entry(conn, chain.ANNOUNCEMENT, contract,
+                              {"announcement": chain.announcement(row)}, at=at, key=key)
 
 
 def versions(conn: sqlite3.Connection, feeds: Sequence[str] | None = None
@@ -72,6 +97,30 @@ def versions(conn: sqlite3.Connection, feeds: Sequence[str] | None = None
     for row in conn.execute(sql + " ORDER BY feed, vendor_id, version", args):
         v = _version(row)
         out.setdefault((v.feed, v.announcement.vendor_id), []).append(v)
+    return out
+
+
+def month_versions(conn: sqlite3.Connection, feeds: Sequence[str], start: float, end: float,
+                   until: float) -> list[dict[str, Any]]:
+    """Every version first seen by `until` of each announcement of `feeds` that concerns the
+    month [start, end): a version first seen in it, or a time span (start to end, open when
+    unset) that meets it. As `chain.announcement` objects, by feed, vendor id and version."""
+    if not feeds or conn.execute("SELECT 1 FROM sqlite_master WHERE name = "
+                                 "'vendor_announcements'").fetchone() is None:
+        return []
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM vendor_announcements WHERE first_seen <= ? AND feed IN "
+            f"({', '.join('?' * len(feeds))}) ORDER BY feed, vendor_id, version",
+            (until, *feeds)):
+        by.setdefault((row[0], row[1]), []).append(chain.announcement(row))
+    out: list[dict[str, Any]] = []
+    for versions_ in by.values():
+        if any(start <= v["first_seen"] < end or (
+                (v["start"] is not None or v["end"] is not None)
+                and (v["start"] if v["start"] is not None else v["first_seen"]) < end
+                and (v["end"] is None or v["end"] >= start)) for v in versions_):
+            out += versions_
     return out
 
 

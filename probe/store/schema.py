@@ -205,6 +205,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
     """,
+    # 10: vendor announcement versions are chained from here on (issue 18 item 2; chain.py);
+    # rows up to this id were written before and are chained when their feed next polls
+    """
+    INSERT OR IGNORE INTO meta (key, value) SELECT 'announcements_unchained_through',
+        CAST(COALESCE(MAX(id), 0) AS TEXT) FROM vendor_announcements;
+    """,
 )
 
 

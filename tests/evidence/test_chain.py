@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from probe.contracts.model import Declared
+from probe.contracts.vendor import Announcement
 from probe.model import Attempt, Role, Verdict, WindowVerdict
-from probe.store import LEDGER_FILE, Ledger, chain
+from probe.store import LEDGER_FILE, Ledger, chain, feeds
 
 T0 = 1_760_000_000.0
 
@@ -66,3 +69,74 @@ def test_a_row_changed_in_sqlite_is_named(ledger: Ledger, tmp_path: Path, statem
 def test_pruned_batches_are_not_missing(ledger: Ledger) -> None:
     assert ledger.prune_attempts(T0 + 30) == 3
     assert ledger.read(chain.audit) is None
+
+
+# -- vendor announcements (issue 18, item 2) -----------------------------------------------
+
+def _announcement(vendor_id: str, **changes: object) -> Announcement:
+    a = Announcement(vendor_id, "maintenance", "DB upgrade", "scheduled", created_at=T0 - 86400,
+                     start=T0 + 3600, end=T0 + 7200, components=("REST API",))
+    return dataclasses.replace(a, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def announced(ledger: Ledger) -> Ledger:
+    def poll(announcements: list[Announcement], at: float) -> None:
+        ledger.write(lambda c: feeds.record(c, "vendor", announcements, at, contract="c"))
+
+    poll([_announcement("mnt-1"), _announcement("mnt-2")], T0 + 100)
+    poll([_announcement("mnt-1"), _announcement("mnt-2")], T0 + 200)  # unchanged: no record
+    poll([_announcement("mnt-1", start=T0 + 7200, end=T0 + 9000)], T0 + 300)  # rescheduled
+    return ledger
+
+
+def test_each_announcement_version_is_chained_once(announced: Ledger) -> None:
+    assert announced.read(chain.audit) is None
+    recs = announced.read(lambda c: chain.records(c, 1, 99))
+    assert [r[1] for r in recs[4:]] == ["announcement"] * 3
+    lines = announced.read(lambda c: c.execute(
+        "SELECT subject, line FROM chain_entries WHERE kind='announcement' ORDER BY seq"
+    ).fetchall())
+    assert {s for s, _ in lines} == {"c"}
+    last = json.loads(lines[-1][1])["announcement"]
+    assert (last["vendor_id"], last["version"], last["first_seen"], last["created_at"]) == (
+        "mnt-1", 2, T0 + 300, T0 - 86400)
+
+
+@pytest.mark.parametrize(("statement", "named"), [
+    ("UPDATE vendor_announcements SET first_seen=first_seen-86400 WHERE id=1",
+     "vendor_announcements row id 1 (vendor mnt-1 version 1) of record 5: edited"),
+    ("UPDATE vendor_announcements SET created_at=NULL WHERE id=3",
+     "vendor_announcements row id 3 (vendor mnt-1 version 2) of record 7: edited"),
+    ("DELETE FROM vendor_announcements WHERE id=3",
+     "vendor_announcements: vendor mnt-1 version 2 of record 7 was deleted"),
+    ("INSERT INTO vendor_announcements (feed, vendor_id, version, first_seen, digest, kind, "
+     "title, status, components, impact, cancelled, url) VALUES ('vendor', 'mnt-9', 1, 1.0, "
+     "'x', 'maintenance', '', '', '[]', '', 0, '')",
+     "vendor_announcements row id 4 (vendor mnt-9 version 1): added"),
+    ("UPDATE chain_entries SET line=replace(line, 'DB upgrade', 'DB patch') WHERE seq=6",
+     "chain_entries rows of record 6 (announcement, c"),
+])
+def test_an_announcement_changed_in_sqlite_is_named(announced: Ledger, tmp_path: Path,
+                                                     statement: str, named: str) -> None:
+    _sql(tmp_path, statement)
+    problem = announced.read(chain.audit)
+    assert problem is not None
+    assert named in problem
+
+
+def test_versions_stored_before_chaining_are_chained_at_the_next_poll(
+        ledger: Ledger, tmp_path: Path) -> None:
+    _sql(tmp_path, "INSERT INTO vendor_announcements (feed, vendor_id, version, first_seen, "
+                   "digest, kind, title, status, components, impact, cancelled, url) VALUES "
+                   "('vendor', 'old', 1, 5.0, 'x', 'notice', '', '', '[]', '', 0, '');"
+                   "UPDATE meta SET value='1' WHERE key='announcements_unchained_through'")
+    assert ledger.read(chain.audit) is None  # a legacy row is not "added"
+    ledger.write(lambda c: feeds.record(c, "vendor", [_announcement("mnt-1")], T0,
+                                        contract="c"))
+    keys = ledger.read(lambda c: [k for (k,) in c.execute(
+        "SELECT key FROM chain_entries WHERE kind='announcement' ORDER BY seq")])
+    assert keys == [chain.announcement_key("vendor", "old", 1),  # in the order stored
+                    chain.announcement_key("vendor", "mnt-1", 1)]
+    _sql(tmp_path, "UPDATE vendor_announcements SET title='changed' WHERE vendor_id='old'")
+    assert "vendor old version 1" in (ledger.read(chain.audit) or "")
