@@ -1,4 +1,5 @@
-"""`python -m bench [all|accuracy|cost|resilience|month|readers|heap|scale] [--quick] [--out D]`."""
+"""`python -m bench [all|accuracy|cost|resilience|month|readers|heap|scale|poison] [--quick]
+[--out D]`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
                         choices=["all", "accuracy", "cost", "resilience", "month", "readers",
-                                 "heap", "scale"])
+                                 "heap", "scale", "poison"])
     parser.add_argument("--quick", action="store_true",
                         help="the tiny mode of the smoke test (seconds, not minutes)")
     parser.add_argument("--out", type=Path, default=None,
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
         scale.run(args.quick, args.out, before=args.before, repeats=args.repeats,
                   parts=tuple(args.parts.split(",")))
+    if args.which == "poison":
+        from bench import poison  # noqa: PLC0415
+
+        poison.run(args.quick, args.out)
     if args.which in ("all", "resilience"):
         from bench import resilience  # noqa: PLC0415
 

@@ -50,6 +50,16 @@ def test_bench_runs_in_tiny_mode(which: str, tmp_path: Path) -> None:
         assert "occurrences" in data["secrets"]  # type: ignore[operator]
 
 
+def test_poison_bench_runs_in_tiny_mode(tmp_path: Path) -> None:
+    data = run_bench("poison", tmp_path)
+    assert {"attack", "phases", "votes_lost", "decode_us_by_kind"} <= set(data)
+    assert set(data["phases"]) == {"baseline", "attack"}  # type: ignore[arg-type]
+    for phase in data["phases"].values():  # type: ignore[attr-defined]
+        assert {"lag_p50_s", "lag_p99_s", "lag_max_s", "rss_peak_bytes", "votes_expected",
+                "votes_stored", "votes_lost", "rejected", "rejected_by_vantage"} <= set(phase)
+    assert "poison_by_kind" in data["attack"]  # type: ignore[operator]
+
+
 def test_heap_bench_runs_in_tiny_mode(tmp_path: Path) -> None:
     data = run_bench("heap", tmp_path)
     assert {"checks", "heap_n", "heap_2n", "per_check_bytes"} <= set(data)
