@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from checks.base import AttemptContext, Result
 from probe.clock import Clock
+from probe.contracts import memory
 from probe.contracts.model import Declared
 from probe.contracts.source import FirstFailure, Totals
 from probe.model import Verdict, WindowVerdict
@@ -81,47 +82,30 @@ class MemoryWindows:
     ) -> int:
         return sum(len(self.write_verdicts(batch, author)) for author, batch in due())
 
-    def _select(self, contract: str, start: int, end: int, scope: str,
-                service: str | None = None) -> list[WindowVerdict]:
-        rows = [v for (c, s, sc, ws), v in self._current.items()
-                if c == contract and sc == scope and start <= ws < end
-                and (service is None or s == service)]
-        return sorted(rows, key=lambda v: (v.service, v.window_start))
-
     def windows(self, contract: str, start: int, end: int, scope: str = "local",
                 service: str | None = None) -> list[WindowVerdict]:
-        return self._select(contract, start, end, scope, service)
+        return memory.select(self._current.values(), contract, start, end, scope, service)
 
     def notable_windows(self, contract: str, start: int, end: int, scope: str = "local",
                         *, failed_up: bool = False) -> list[WindowVerdict]:
-        return [v for v in self._select(contract, start, end, scope)
+        return [v for v in self.windows(contract, start, end, scope)
                 if v.verdict != Verdict.UP or (failed_up and v.failures > 0)]
 
     def window_totals(self, contract: str, start: int, end: int,
                       scope: str = "local") -> Totals:
-        out: Totals = {}
-        for v in self._select(contract, start, end, scope):
-            by = out.setdefault(v.service, {})
-            n, tried, failed = by.get((v.verdict.value, v.reason.value), (0, 0, 0))
-            by[(v.verdict.value, v.reason.value)] = (n + 1, tried + v.attempts,
-                                                     failed + v.failures)
-        return out
+        return memory.totals(self.windows(contract, start, end, scope))
 
     def month_counts(self, contract: str, start: int, end: int,
                      scope: str = "local") -> dict[str, Counter[tuple[str, str]]]:
-        return {service: Counter({key: n[0] for key, n in by.items()})
-                for service, by in self.window_totals(contract, start, end, scope).items()}
+        return memory.counts(self.window_totals(contract, start, end, scope))
 
     def windows_by_verdict(
         self, contract: str, verdict: Verdict, start: int, end: int, *,
         scope: str = "local", service: str | None = None, limit: int | None = None,
         newest_first: bool = False,
     ) -> list[WindowVerdict]:
-        rows = [v for v in self._select(contract, start, end, scope, service)
-                if v.verdict == verdict]
-        if newest_first:
-            rows.sort(key=lambda v: (v.service, -v.window_start))
-        return rows if limit is None else rows[:limit]
+        return memory.by_verdict(self.windows(contract, start, end, scope, service), verdict,
+                                 limit, newest_first)
 
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
         return sorted((c, s, verdict, reason, n)
@@ -137,11 +121,8 @@ class MemoryWindows:
 
     def outage_samples(self, service: str, start: float, end: float
                        ) -> list[tuple[float, bool]]:
-        rows = sorted((t, ok) for t, s, ok in self.attempts
-                      if s == service and start <= t < end)
-        return [(t, ok) for i, (t, ok) in enumerate(rows)
-                if not ok or (i > 0 and not rows[i - 1][1])
-                or (i + 1 < len(rows) and not rows[i + 1][1])]
+        return memory.outage_samples(sorted((t, ok) for t, s, ok in self.attempts
+                                            if s == service and start <= t < end))
 
     def record_failures(self, failures: Iterable[tuple[float, str, str, str, str]]) -> None:
         """Failed attempts (started_at, service, check, failure_class, detail)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from probe.contracts import memory
 from probe.contracts.maintenance import Assessment, MaintenanceEntry, assess
 from probe.contracts.model import ContractConfig, Declared, DeclaredExclusion
 from probe.contracts.source import FirstFailure
@@ -118,40 +119,25 @@ class PackWindows:
         self._declared = list(declared)
         self._attempts = sorted(attempts, key=lambda a: a.started_at)
 
-    def _select(self, contract: str, start: int, end: int, scope: str,
-                service: str | None = None) -> list[WindowVerdict]:
-        return [v for v in self._rows if v.contract == contract and v.scope == scope
-                and start <= v.window_start < end and (service is None or v.service == service)]
-
     def windows(self, contract: str, start: int, end: int, scope: str = "local",
                 service: str | None = None) -> list[WindowVerdict]:
-        return self._select(contract, start, end, scope, service)
+        return memory.select(self._rows, contract, start, end, scope, service)
 
     def window_totals(self, contract: str, start: int, end: int,
                       scope: str = "local") -> Totals:
-        out: Totals = {}
-        for v in self._select(contract, start, end, scope):
-            by = out.setdefault(v.service, {})
-            n, tried, failed = by.get((v.verdict.value, v.reason.value), (0, 0, 0))
-            by[(v.verdict.value, v.reason.value)] = (n + 1, tried + v.attempts,
-                                                     failed + v.failures)
-        return out
+        return memory.totals(memory.select(self._rows, contract, start, end, scope))
 
     def month_counts(self, contract: str, start: int, end: int,
                      scope: str = "local") -> dict[str, Counter[tuple[str, str]]]:
-        return {service: Counter({key: n[0] for key, n in by.items()})
-                for service, by in self.window_totals(contract, start, end, scope).items()}
+        return memory.counts(self.window_totals(contract, start, end, scope))
 
     def windows_by_verdict(
         self, contract: str, verdict: Verdict, start: int, end: int, *,
         scope: str = "local", service: str | None = None, limit: int | None = None,
         newest_first: bool = False,
     ) -> list[WindowVerdict]:
-        rows = [v for v in self._select(contract, start, end, scope, service)
-                if v.verdict == verdict]
-        if newest_first:
-            rows.sort(key=lambda v: (v.service, -v.window_start))
-        return rows if limit is None else rows[:limit]
+        rows = memory.select(self._rows, contract, start, end, scope, service)
+        return memory.by_verdict(rows, verdict, limit, newest_first)
 
     def window_counts(self, scope: str = "local") -> list[tuple[str, str, str, str, int]]:
         counts = Counter((v.contract, v.service, v.verdict.value, v.reason.value)
@@ -164,11 +150,9 @@ class PackWindows:
     def outage_samples(self, service: str, start: float, end: float
                        ) -> list[tuple[float, bool]]:
         """As the store answers it: failed service attempts and the successes beside them."""
-        rows = [(a.started_at, a.ok) for a in self._attempts
-                if a.service == service and a.role == Role.SERVICE and start <= a.started_at < end]
-        return [(t, ok) for i, (t, ok) in enumerate(rows)
-                if not ok or (i > 0 and not rows[i - 1][1])
-                or (i + 1 < len(rows) and not rows[i + 1][1])]
+        return memory.outage_samples([
+            (a.started_at, a.ok) for a in self._attempts
+            if a.service == service and a.role == Role.SERVICE and start <= a.started_at < end])
 
     def first_failures(self, services: Sequence[str], start: float, end: float,
                        window_seconds: int) -> dict[int, FirstFailure]:
