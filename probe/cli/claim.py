@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.evidence.format import MANIFEST  # noqa: PLC0415
     from probe.evidence.keys import load_vantage_key  # noqa: PLC0415
-    from probe.evidence.pack import PackError, closing_head, sign_head, write_pack  # noqa: PLC0415
+    from probe.evidence.pack import PackError, write_pack_now  # noqa: PLC0415
     from probe.report.claim import claim_letter, write_pdf  # noqa: PLC0415
     from probe.shard import shard_config  # noqa: PLC0415
     from probe.store import Ledger  # noqa: PLC0415
@@ -55,9 +55,7 @@ def main(args: argparse.Namespace) -> int:
         if pack is None:
             pack = out / f"evidence-pack-{contract.name}-{month}"
             key = load_vantage_key(config)
-            if closing_head(ledger, month.bounds(contract.zone)[1]) is None:
-                sign_head(ledger, key, config.probe.vantage, now)
-            write_pack(config, ledger, key, contract.name, month, out=pack, now=now)
+            write_pack_now(config, ledger, key, contract.name, month, out=pack, now=now)
         manifest = pack / MANIFEST
         if not manifest.is_file():
             print(f"sla-probe claim: {pack} is not an evidence pack (no {MANIFEST})",

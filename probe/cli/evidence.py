@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     from probe.config import load_config  # noqa: PLC0415
     from probe.contracts.month import Month  # noqa: PLC0415
     from probe.evidence.keys import load_vantage_key  # noqa: PLC0415
-    from probe.evidence.pack import PackError, closing_head, sign_head, write_pack  # noqa: PLC0415
+    from probe.evidence.pack import PackError, write_pack_now  # noqa: PLC0415
     from probe.shard import shard_config  # noqa: PLC0415
     from probe.store import Ledger  # noqa: PLC0415
 
@@ -42,9 +42,7 @@ def main(args: argparse.Namespace) -> int:
     now = time.time()
     ledger = Ledger(config.probe.state_dir)
     try:
-        if closing_head(ledger, month.bounds(contract.zone)[1]) is None:
-            sign_head(ledger, key, config.probe.vantage, now)
-        info = write_pack(config, ledger, key, contract.name, month, out=args.out, now=now)
+        info = write_pack_now(config, ledger, key, contract.name, month, out=args.out, now=now)
     except PackError as exc:
         print(f"sla-probe evidence: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -198,3 +198,14 @@ def sign_head(ledger: Any, key: VantageKey, vantage: str, now: float) -> bool:
     """Sign the chain's tip now (in one ledger transaction); False for an empty chain."""
     sign: Callable[[bytes], bytes] = key.sign
     return ledger.write(lambda c: chain.sign_head(c, vantage, key.public, sign, now)) is not None
+
+
+def write_pack_now(config: Config, ledger: Any, key: VantageKey, name: str, month: Month,
+                   *, out: Path, now: float) -> PackInfo:
+    """What `sla-probe evidence` and `claim` write on demand: the pack of `name` for `month`,
+    after signing the chain's tip if no signed head closes the month yet (so a provisional
+    pack also ends at a signed head)."""
+    end = month.bounds(config.contract(name).zone)[1]
+    if closing_head(ledger, end) is None:
+        sign_head(ledger, key, config.probe.vantage, now)
+    return write_pack(config, ledger, key, name, month, out=out, now=now)
