@@ -52,15 +52,18 @@ class SourceMap:
 
 
 def _compose_only(text: str) -> yaml.Node | None:
-    loader = _BoundedLoader(text)
+    loader = _Loader(text)
     try:
-        return loader.get_single_node()
+        node: yaml.Node | None = loader.get_single_node()
+        return node
     finally:
         loader.dispose()
 
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    """Record the line of every key and item, refusing a key written twice on the way."""
     if isinstance(node, yaml.MappingNode):
+        _refuse_duplicate_keys(node, loc)
         for key_node, value_node in node.value:
             key = key_node.value
             lines[(*loc, key)] = key_node.start_mark.line + 1
@@ -100,62 +103,72 @@ class _RefusedError(Exception):
         self.message = message
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """The safe loader with a depth bound, an alias-expansion bound and no duplicate keys."""
+try:  # libyaml, which the PyYAML wheels carry: about ten times faster than pure Python
+    from yaml import cyaml
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._alias_nodes = 0
-        self._sizes: dict[int, int] = {}
-        self._path: list[str | int] = []  # where the node being composed sits
+    _EventParser: Any = cyaml.CParser  # type: ignore[attr-defined]
+    _Loader: Any = cyaml.CSafeLoader
+except (ImportError, AttributeError):  # pragma: no cover - a PyYAML built without libyaml
+    _EventParser = _Loader = yaml.SafeLoader
 
-    def _expanded_size(self, node: yaml.Node, line: int) -> int:
-        """Nodes `node` stands for once every alias inside it is expanded (memoised)."""
-        known = self._sizes.get(id(node))
-        if known is not None:
-            if known < 0:
-                raise _RefusedError(line, "alias refers to a node that contains it (recursive)")
-            return known
-        self._sizes[id(node)] = -1
-        size = 1
-        if isinstance(node, yaml.SequenceNode):
-            size += sum(self._expanded_size(item, line) for item in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            size += sum(self._expanded_size(k, line) + self._expanded_size(v, line)
-                        for k, v in node.value)
-        self._sizes[id(node)] = size
-        return size
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent):
-            node = super().compose_node(parent, index)
-            assert node is not None  # an alias always names a node
-            if node.end_mark is None:  # still being composed: the alias is inside its anchor
-                raise _RefusedError(line, "alias refers to a node that contains it (recursive)")
-            self._alias_nodes += self._expanded_size(node, line)
-            if self._alias_nodes > MAX_ALIAS_NODES:
-                raise _RefusedError(line, f"aliases expand to more than {MAX_ALIAS_NODES:,} "
-                                     "nodes (an alias bomb?)")
-            return node
-        if self._depth >= MAX_DEPTH:
-            raise _RefusedError(line, f"nested deeper than {MAX_DEPTH} levels")
-        step: list[str | int] = (
-            [index] if isinstance(index, int) else
-            [str(index.value)] if isinstance(index, yaml.ScalarNode) else [])
-        self._depth += 1
-        self._path += step
-        try:
-            node = super().compose_node(parent, index)
-            if isinstance(node, yaml.MappingNode):
-                _refuse_duplicate_keys(node, tuple(self._path))
-        finally:
-            self._depth -= 1
-            if step:
-                self._path.pop()
-        return node
+def _check_events(text: str) -> None:
+    """Refuse a hostile document from its parse events, before a single node is built.
+
+    Why events: the bounds must hold before composition (a "billion laughs" composes to a
+    few shared nodes, but everything downstream would expand it), and libyaml composes
+    faster than a Python composer could check node by node (a 10,000-check config: 0.7 s
+    instead of 2.3 s, BENCHMARKS.md, issue 19). One pass keeps the nesting depth, the size
+    of every anchored node, and the nodes every alias adds once expanded, so each refusal
+    names the line of the node or alias that crossed the bound."""
+    events = _EventParser(text)
+    sizes: dict[str, int] = {}  # anchor -> nodes it stands for
+    open_anchors: set[str] = set()
+    frames: list[list[Any]] = []  # [anchor, nodes so far] per open collection
+    alias_nodes = 0
+    try:
+        while events.check_event():
+            event: Any = events.get_event()
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor in open_anchors:
+                    raise _RefusedError(
+                        line, "alias refers to a node that contains it (recursive)")
+                size = sizes.get(event.anchor or "", 1)  # an unknown anchor: the composer says so
+                alias_nodes += size
+                if alias_nodes > MAX_ALIAS_NODES:
+                    raise _RefusedError(line, f"aliases expand to more than "
+                                              f"{MAX_ALIAS_NODES:,} nodes (an alias bomb?)")
+                if frames:
+                    frames[-1][1] += size
+            elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+                if len(frames) >= MAX_DEPTH:
+                    raise _RefusedError(line, f"nested deeper than {MAX_DEPTH} levels")
+                if isinstance(event, yaml.ScalarEvent):
+                    if event.anchor is not None:
+                        sizes[event.anchor] = 1
+                    if frames:
+                        frames[-1][1] += 1
+                else:
+                    frames.append([event.anchor, 1])
+                    if event.anchor is not None:
+                        open_anchors.add(event.anchor)
+            elif isinstance(event, yaml.CollectionEndEvent) and frames:
+                anchor, size = frames.pop()
+                if anchor is not None:
+                    open_anchors.discard(anchor)
+                    sizes[anchor] = size
+                if frames:
+                    frames[-1][1] += size
+    except yaml.MarkedYAMLError as exc:
+        # libyaml's own bound (1,000 levels) can trip first, while it scans ahead
+        if "maximum nesting depth" not in str(exc.problem):
+            raise
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise _RefusedError(line, f"nested deeper than {MAX_DEPTH} levels") from None
+    finally:
+        events.dispose()
 
 
 def _refuse_duplicate_keys(node: yaml.MappingNode, loc: Loc) -> None:
@@ -213,21 +226,27 @@ def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     return parse_yaml(text, name)
 
 
-def _compose(text: str) -> tuple[yaml.Node | None, Any]:
-    loader = _BoundedLoader(text)
+def _compose(text: str, lines: dict[Loc, int]) -> tuple[yaml.Node | None, Any]:
+    """Check the events, compose, check and map the nodes, and only then build values."""
+    _check_events(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, None
+        lines[()] = node.start_mark.line + 1
+        _walk(node, (), lines)
+        return node, loader.construct_document(node)
     finally:
         loader.dispose()
-    return node, data
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
     if len(text) > MAX_BYTES:
         raise ConfigError([f"{name}:1: more than the {MAX_BYTES:,} bytes a config may have"])
+    lines: dict[Loc, int] = {}
     try:
-        node, data = _compose(text)
+        _node, data = _compose(text, lines)
     except _RefusedError as exc:
         raise ConfigError([f"{name}:{exc.line}: {exc.message}"]) from None
     except yaml.MarkedYAMLError as exc:
@@ -243,10 +262,6 @@ def parse_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
     except (ValueError, OverflowError) as exc:  # a scalar that cannot be built: 2026-13-45
         line = _unbuildable_line(_compose_only(text))
         raise ConfigError([f"{name}:{line}: invalid value: {exc}"]) from None
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        lines[()] = node.start_mark.line + 1
-        _walk(node, (), lines)
     source = SourceMap(name, lines)
     problems: list[str] = []
     data = _expand(data, (), source, problems)

@@ -137,3 +137,21 @@ async def test_any_exception_during_a_reload_is_logged_and_the_config_stays(
     assert daemon.config is config
     assert [e["event"] for e in logged] == ["reload_rejected"]
     assert logged[0]["problems"] == ["MemoryError: "]
+
+
+def test_block_nesting_is_refused_at_the_line_that_crosses_the_bound() -> None:
+    # libyaml composes; the bound is checked on its events, line by line (issue 19)
+    text = "".join(f"{'  ' * level}k{level}:\n" for level in range(70)) + "  " * 70 + "x\n"
+    problems, _ = refused(text)
+    assert problems == ["hostile.yml:64: nested deeper than 64 levels"]
+
+
+def test_a_block_alias_bomb_names_the_alias_that_crosses_the_bound() -> None:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 10) + "]"]  # 11 nodes
+    for level in range(1, 5):  # a1..a4 stand for 111, 1,111, 11,111 and 111,111 nodes
+        lines.append(f"a{level}: &a{level}")
+        lines.extend(f"  - *a{level - 1}" for _ in range(10))
+    problems, _ = refused("\n".join(lines) + "\n")
+    # aliases add 110 + 1,110 + 11,110 before a4; a4's 8th *a3 (line 43) passes 100,000
+    assert len(problems) == 1
+    assert problems[0].startswith("hostile.yml:43: aliases expand to more than 100,000")
