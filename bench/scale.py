@@ -17,6 +17,7 @@ Process under test on the first core, target and drivers on the second, as in co
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
@@ -81,7 +82,7 @@ def daemon(workdir: Path, label: str, target: str, checks: int, interval: float,
     state = workdir / f"state-{label}"
     port = free_port()
     config = workdir / f"{label}.yaml"
-    text = cost_config(state, target, port, checks, interval, window=5)
+    text = cost_config(state, target, port, checks, interval, window=max(5, math.ceil(interval)))
     if workers != 1:
         text = text.replace("shutdown_grace: 2s}", f"shutdown_grace: 2s, workers: {workers}}}")
     config.write_text(text)

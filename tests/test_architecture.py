@@ -3,6 +3,9 @@ no import cycles between modules (here: import-linter has no module-level cycle 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import grimp
 import pytest
 
@@ -67,3 +70,17 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="p.b", imported="p.a")
     graph.add_import(importer="p.c", imported="p.a")
     assert _cycles(graph) == [["p.a", "p.b"]]
+
+
+# Imported only by the feature that needs them: each daemon pays their RSS otherwise (about
+# 20 MiB together, issue 19), and most configs use none of them.
+OPTIONAL_HEAVY = ("rfc3161_client", "icalendar", "recurring_ical_events", "feedparser",
+                  "holidays", "weasyprint")
+
+
+def test_the_daemon_does_not_import_what_only_some_configs_need() -> None:
+    code = ("import sys, probe.cli, probe.daemon, probe.cli.run\n"
+            f"print(sorted(m for m in {OPTIONAL_HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -25,7 +25,6 @@ from probe.contracts.month import Month
 from probe.evidence import format as fmt
 from probe.evidence.keys import evidence_dir, load_vantage_key
 from probe.evidence.pack import MARGIN, PackError, closing_head, sign_head, write_pack
-from probe.evidence.tsa import TsaError, request_timestamp
 from probe.store import Ledger, LedgerReader, LedgerWorker, Transaction, chain
 
 log = structlog.get_logger("sla_probe.evidence")
@@ -114,6 +113,9 @@ class EvidenceService:
             log.info("chain_head_signed")
 
     async def _timestamps(self, now: float) -> None:
+        # lazy: rfc3161-client costs 12 MiB of RSS, and most daemons have no TSA (issue 19)
+        from probe.evidence.tsa import TsaError, request_timestamp  # noqa: PLC0415
+
         url = self.config.evidence.tsa_url
         assert url is not None
         pending = await self._worker.call(self.ledger.read, chain.untimestamped)

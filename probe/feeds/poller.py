@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from checks.base import CheckFailure
 from checks.transport.http import HttpClient
 from probe.contracts.vendor import Announcement, Version
-from probe.feeds import calendar, formats
+from probe.feeds import formats
 from probe.feeds.plan import with_vendor_maintenance
 from probe.feeds.silences import AlertmanagerClient, sync_silences
 from probe.store import feeds as feed_store
@@ -117,9 +117,7 @@ class FeedPoller:
                     return formats.instatus(body)
                 if feed.format == "betterstack":
                     return formats.betterstack(body)
-                if feed.format == "ical":
-                    return calendar.ical(body, self._clock.wall(), feed.ical_component_property)
-                return calendar.rss(body)
+                return _calendar_feed(feed, body, self._clock.wall())
         except TimeoutError:
             raise FeedError(f"no complete answer within {feed.timeout:g}s") from None
         except formats.FeedFormatError as exc:
@@ -238,3 +236,15 @@ class FeedPoller:
             if state.last_success is not None:
                 last.add_metric(labels, state.last_success)
         return [up, last]
+
+
+
+def _calendar_feed(feed: VendorFeedConfig, body: bytes, now: float) -> list[Announcement]:
+    """An iCalendar or RSS feed's announcements. Its parsers are imported here, on first
+    use: icalendar, recurring-ical-events and feedparser cost about 8 MiB of RSS in every
+    daemon, and only calendar and RSS feeds need them (issue 19)."""
+    from probe.feeds import calendar  # noqa: PLC0415
+
+    if feed.format == "ical":
+        return calendar.ical(body, now, feed.ical_component_property)
+    return calendar.rss(body)

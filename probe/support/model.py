@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
 from pydantic import Field, field_validator, model_validator
 
 from probe.durations import Duration
@@ -103,6 +102,8 @@ def parse_hours(value: str | dict[str, str | list[str]]) -> tuple[tuple[tuple[in
 @functools.cache
 def _english(country: str) -> str | None:
     """English holiday names where the package has them, so `exclude` can name them."""
+    import holidays as holidays_lib  # noqa: PLC0415 - lazy: 4 MiB, only for holiday calendars
+
     try:
         languages = holidays_lib.country_holidays(country).supported_languages
     except (NotImplementedError, KeyError) as exc:
@@ -130,6 +131,8 @@ class HolidaySource(StrictModel):
 
     def for_year(self, year: int) -> dict[dt.date, str]:
         """Holiday dates of one year with their names, exclusions applied."""
+        import holidays as holidays_lib  # noqa: PLC0415 - lazy, see _english
+
         found = holidays_lib.country_holidays(
             self.country, subdiv=self.subdiv, years=year, language=_english(self.country),
             categories=tuple(self.categories),
