@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from probe.config import Config, parse_config
 from probe.metrics import LedgerCollector, build_registry
+from probe.metrics.exposition import render
 from probe.model import Attempt, Reason, Role, Verdict, WindowVerdict
 from probe.scheduler import LagStats
 from probe.store import Ledger
@@ -37,7 +39,8 @@ class Runtime:
             self.lag.observe(value)
 
 
-def build_fixture(state_dir: Path) -> str:
+def build_fixture(state_dir: Path, writer: Callable[[CollectorRegistry], bytes] = render) -> str:
+    """The daemon's exposition (`render`) of a small ledger, or another writer's."""
     config = fixture_config(state_dir)
     ledger = Ledger(state_dir)
     ledger.record_attempts([
@@ -55,7 +58,7 @@ def build_fixture(state_dir: Path) -> str:
     ]
     ledger.write_verdicts(verdicts)
     collector = LedgerCollector(lambda: config, ledger, lambda: NOW, Runtime())
-    text = generate_latest(build_registry(collector)).decode()
+    text = writer(build_registry(collector)).decode()
     ledger.close()
     return text
 

@@ -6,6 +6,7 @@ scrape shows is what the ledger holds, so a restart cannot reset or invent a num
 
 from __future__ import annotations
 
+import itertools
 import platform
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
@@ -23,6 +24,7 @@ from probe import __version__
 from probe.config import Config
 from probe.contracts.accounts import contract_credits, month_accounts
 from probe.contracts.month import Month
+from probe.metrics.exposition import Rows
 from probe.model import LATENCY_BUCKETS
 from probe.scheduler import LAG_BUCKETS, LagStats
 from probe.store import LedgerReader
@@ -43,6 +45,9 @@ def _buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, fl
         cumulative += count
         out.append(("+Inf" if bound == float("inf") else repr(float(bound)), cumulative))
     return out
+
+
+LATENCY_LE = (*(repr(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")
 
 
 def month_scopes(config: Config) -> tuple[str, ...]:
@@ -89,37 +94,30 @@ class LedgerCollector(Collector):
             yield from extra(config, reader, now)
 
     def _attempt_families(self, reader: LedgerReader) -> Iterator[Metric]:
-        attempts = CounterMetricFamily(
-            "sla_probe_attempts", "Attempts by outcome (ok or failure class).",
-            labels=["service", "check", "result"],
-        )
-        for service, check, result, count, _ in reader.attempt_stats():
-            attempts.add_metric([service, check, result], count)
-        yield attempts
-        duration = HistogramMetricFamily(
-            "sla_probe_attempt_duration_seconds", "Attempt latency.",
-            labels=["service", "check"],
-        )
+        # Per-check families are `Rows`: at 10,000 checks they are most of a scrape
+        # (probe/metrics/exposition.py).
+        attempts = Rows("sla_probe_attempts", "Attempts by outcome (ok or failure class).",
+                        "counter", ["service", "check", "result"])
         sums: dict[tuple[str, str], float] = {}
-        for service, check, _, _, total in reader.attempt_stats():
+        for service, check, result, count, total in reader.attempt_stats():
+            attempts.add([service, check, result], count)
             sums[(service, check)] = sums.get((service, check), 0.0) + total
+        yield attempts
+        duration = Rows("sla_probe_attempt_duration_seconds", "Attempt latency.", "histogram",
+                        ["service", "check"], buckets=LATENCY_LE)
         for (service, check), counts in sorted(reader.attempt_buckets().items()):
-            duration.add_metric(
-                [service, check], _buckets(LATENCY_BUCKETS, counts),
-                sums.get((service, check), 0.0),
-            )
+            duration.add_histogram([service, check], list(itertools.accumulate(counts)),
+                                   sums.get((service, check), 0.0))
         yield duration
-        success = GaugeMetricFamily(
-            "sla_probe_check_success", "Whether the last attempt succeeded.",
-            labels=["service", "check"],
-        )
+        success = Rows("sla_probe_check_success", "Whether the last attempt succeeded.",
+                       "gauge", ["service", "check"])
         expiry = GaugeMetricFamily(
             "sla_probe_tls_cert_expiry_timestamp_seconds",
             "Expiry of the peer certificate seen by the last attempt.",
             labels=["service", "check"],
         )
         for service, check, _, _, ok, _, _, evidence in reader.last_attempts():
-            success.add_metric([service, check], 1.0 if ok else 0.0)
+            success.add([service, check], 1.0 if ok else 0.0)
             not_after = evidence.get("tls_not_after")
             if not_after is not None:
                 expiry.add_metric([service, check], float(not_after))

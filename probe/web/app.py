@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from probe.config import Config
+from probe.metrics.exposition import render
 from probe.store import LedgerReader
 from probe.web.api import add_verdict_routes
 
@@ -38,7 +39,7 @@ def build_app(
 
     async def metrics(_request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(None, generate_latest, registry)
+        body = await loop.run_in_executor(None, render, registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthy(_request: web.Request) -> web.Response:
