@@ -13,6 +13,7 @@ import contextlib
 import gc
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ from probe.workers import WorkerPool, main_part, worker_count
 from probe.yamlsource import ConfigError
 
 log = structlog.get_logger("sla_probe.daemon")
+
+SWITCH_INTERVAL = float(os.environ.get("SLA_PROBE_SWITCH_INTERVAL", "0.0005"))  # seconds
 
 PRUNE_EVERY = 3600.0
 
@@ -220,6 +223,11 @@ class Daemon:
         # lag spikes of seconds at 10,000 checks, see BENCHMARKS.md).
         gc.collect()
         gc.freeze()
+        # The ledger thread and a scrape's exposition run Python on other threads; the
+        # event loop gets the GIL back after at most this long instead of the default
+        # 5 ms, which at thousands of attempts a second is the difference between a few
+        # milliseconds and a hundred of schedule lag (BENCHMARKS.md, issue 19).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._probing = True
         self.started.set()
 
