@@ -48,7 +48,7 @@ from multidict import CIMultiDict
 
 from checks import base
 from checks.base import CheckFailure
-from checks.transport.lean_protocol import Answer, AnswerProtocol
+from checks.transport.lean_protocol import Answer, AnswerProtocol, LostEarly
 from checks.transport.tls import certificate_evidence
 from probe.secrets import redact
 
@@ -61,6 +61,9 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # aiohttp's check of heade
 _DEFAULTS = tuple(ClientRequest.DEFAULT_HEADERS.items())  # Accept, Accept-Encoding
 _GET_METHODS = frozenset(ClientRequest.GET_METHODS)
 _POST_METHODS = frozenset(ClientRequest.POST_METHODS)
+# aiohttp sends these once more when the connection is lost before the answer's headers
+# (ClientSession._request, RFC 9112 §9.3.1).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 def request_head(method: str, url: yarl.URL, headers: Mapping[str, str],
@@ -188,6 +191,17 @@ class LeanClient:
         data = self._head(target, method, headers, body)
         if body:
             data += body
+        if method.upper() in IDEMPOTENT_METHODS:
+            try:
+                return await self._once(target, method, data, max_body=max_body, stop_at=stop_at,
+                                  evidence=evidence)
+            except LostEarly:
+                pass  # once more on a new connection, as aiohttp does
+        return await self._once(target, method, data, max_body=max_body, stop_at=stop_at,
+                                  evidence=evidence)
+
+    async def _once(self, target: _Target, method: str, data: bytes, *, max_body: int,
+                    stop_at: frozenset[int], evidence: dict[str, str]) -> Answer:
         loop = asyncio.get_running_loop()
         clock = self._clock
         infos = target.infos

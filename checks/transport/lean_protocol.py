@@ -18,7 +18,11 @@ paths must give the same result and the same failure class for the same target
 - the answer to HEAD has no body; bytes after it in the same read are an error, as they are
   for aiohttp, which parses them as the next (invalid) answer;
 - the connection closing before the answer is complete is `protocol`, except for a body
-  delimited by the close itself (no `Content-Length`, not chunked).
+  delimited by the close itself (no `Content-Length`, not chunked); closing or resetting
+  before the headers are complete is `LostEarly`, which the client retries once for an
+  idempotent method, as aiohttp does;
+- a second answer after a complete one in the same read is ignored, as aiohttp ignores it;
+  bytes that are no answer at all are `protocol`, as for aiohttp.
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ class Answer:
         self.status = status
         self.body = body
         self.location = location
+
+
+class LostEarly(CheckFailure):
+    """The connection closed or was reset before the answer's headers were complete:
+    aiohttp sends an idempotent request once more on a new connection, so the lean client
+    does too (checks/transport/lean.py)."""
 
 
 class _Stop(Exception):  # noqa: N818 - a signal to stop parsing, not an error
@@ -147,9 +157,9 @@ class AnswerProtocol(asyncio.Protocol):
             self._finish()
         elif not self._headers_done:
             if exc is None:
-                self._fail(CheckFailure(base.PROTOCOL, "server closed the connection"))
+                self._fail(LostEarly(base.PROTOCOL, "server closed the connection"))
             else:
-                self._fail(CheckFailure(base.PROTOCOL, f"ClientOSError: {exc}"))
+                self._fail(LostEarly(base.PROTOCOL, f"ClientOSError: {exc}"))
         elif not self._length and not self._chunked and exc is None:
             self._finish()  # the body ends at the close
         else:
@@ -160,6 +170,8 @@ class AnswerProtocol(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._complete:
+            return  # a second answer after the first: aiohttp reads only the first
         self._headers += 1
         if len(name) > MAX_LINE or len(value) > MAX_LINE or self._headers > MAX_HEADERS:
             self._stop(CheckFailure(base.PROTOCOL, "bad response: header too long or too "
@@ -176,6 +188,8 @@ class AnswerProtocol(asyncio.Protocol):
             self._chunked = b"chunked" in value.lower()
 
     def on_headers_complete(self) -> None:
+        if self._complete:
+            raise _Stop  # a second answer after the first: stop reading
         status = self._parser.get_status_code()
         self._status = status
         self._headers_done = True
