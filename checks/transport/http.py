@@ -180,9 +180,8 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
         # The lean path serves fresh-connection requests; aiohttp serves the rest (a warm
         # pool, a URL with credentials) and every check that asks for it.
-        self._lean = LeanClient(clock, self._ssl, build_ssl_context(TlsOptions()),
-                                tls.server_name) if fresh_connection and \
-            http_client == "lean" else None
+        self._lean = LeanClient(clock, self._ssl, tls.server_name) if fresh_connection \
+            and http_client == "lean" else None
 
     @property
     def lean(self) -> bool:

@@ -17,11 +17,11 @@ tests/checks/test_transport_lean.py proves it on the hostile targets.
 
 Phase timings, measured on the check's clock and put into the evidence as seconds:
 
-- `dns_s`: `getaddrinfo` (absent when the host is an IP address: nothing is resolved,
+- `dns_seconds`: `getaddrinfo` (absent when the host is an IP address: nothing is resolved,
   as aiohttp resolves nothing either);
-- `connect_s`: the TCP handshake, every address tried included;
-- `tls_s` (https only): the TLS handshake;
-- `first_byte_s`: from the request written to the first byte of the answer.
+- `connect_seconds`: the TCP handshake, every address tried included;
+- `tls_seconds` (https only): the TLS handshake;
+- `first_byte_seconds`: from the request written to the first byte of the answer.
 
 TCP and TLS are timed apart by connecting a plain socket first (aiohappyeyeballs'
 `start_connection`, the very call aiohttp makes, so the addresses are tried in the same
@@ -49,13 +49,14 @@ from multidict import CIMultiDict
 from checks import base
 from checks.base import CheckFailure
 from checks.transport.lean_protocol import Answer, AnswerProtocol, LostEarly
-from checks.transport.tls import certificate_evidence
+from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
 from probe.secrets import redact
 
 if TYPE_CHECKING:
     from probe.clock import Clock
 
 HAPPY_EYEBALLS_DELAY = 0.25  # aiohttp's TCPConnector default
+_DEFAULT_TLS = TlsOptions()
 _METHOD_REFUSED = re.compile(r"[^-!#$%&'*+.^_`|~0-9a-zA-Z]")  # aiohttp's check of a method
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # aiohttp's check of header text
 _DEFAULTS = tuple(ClientRequest.DEFAULT_HEADERS.items())  # Accept, Accept-Encoding
@@ -155,11 +156,12 @@ def _seconds(value: float) -> str:
 class LeanClient:
     """Sends one request per call on a new connection; see the module docstring."""
 
+    __slots__ = ("_clock", "_server_name", "_ssl", "_targets")
+
     def __init__(self, clock: Clock, ssl_context: ssl.SSLContext | None,
-                 default_ssl: ssl.SSLContext, server_name: str | None) -> None:
+                 server_name: str | None) -> None:
         self._clock = clock
         self._ssl = ssl_context  # the check's context (https checks), shared per options
-        self._default_ssl = default_ssl  # for an https hop of an http check (aiohttp's True)
         self._server_name = server_name if ssl_context is not None else None
         self._targets: dict[str, _Target] = {}
 
@@ -209,7 +211,7 @@ class LeanClient:
         if infos is None:
             infos = await self._resolve(loop, target)
             resolved = clock.monotonic()
-            evidence["dns_s"] = _seconds(resolved - started)
+            evidence["dns_seconds"] = _seconds(resolved - started)
             started = resolved
         try:
             sock = await aiohappyeyeballs.start_connection(
@@ -218,13 +220,13 @@ class LeanClient:
             raise CheckFailure(base.CONNECT, redact(f"connect failed: {exc}"),
                                evidence) from None
         connected = clock.monotonic()
-        evidence["connect_s"] = _seconds(connected - started)
+        evidence["connect_seconds"] = _seconds(connected - started)
         waiter: asyncio.Future[Answer] = loop.create_future()
         protocol = AnswerProtocol(waiter, clock, max_body, head=method.upper() == "HEAD",
                                   stop_at=stop_at)
         transport = await self._open(loop, target, sock, protocol, evidence)
         if target.https:
-            evidence["tls_s"] = _seconds(clock.monotonic() - connected)
+            evidence["tls_seconds"] = _seconds(clock.monotonic() - connected)
             ssl_object = transport.get_extra_info("ssl_object")
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             if der:
@@ -241,7 +243,7 @@ class LeanClient:
             if not transport.is_closing():
                 transport.abort()  # cancelled (the scheduler's timeout) or failed
         if protocol.first_byte is not None:
-            evidence["first_byte_s"] = _seconds(protocol.first_byte - sent)
+            evidence["first_byte_seconds"] = _seconds(protocol.first_byte - sent)
         return answer
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop,
@@ -268,7 +270,8 @@ class LeanClient:
         context = None
         server_hostname = None
         if target.https:
-            context = self._ssl if self._ssl is not None else self._default_ssl
+            # an https hop of an http check: the verifying default, as aiohttp's ssl=True
+            context = self._ssl if self._ssl is not None else build_ssl_context(_DEFAULT_TLS)
             server_hostname = (self._server_name or target.host).rstrip(".")
         try:
             transport, _ = await loop.create_connection(

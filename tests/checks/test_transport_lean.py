@@ -4,7 +4,7 @@ Every case starts one real loopback target (a raw asyncio server that answers ex
 told, or a TLS one from the test PKI), runs the same `http` check through the scheduler's
 `run_attempt` once with `http_client: lean` and once with `http_client: aiohttp`, and
 asserts the same outcome: ok, failure class, status, body hash, TLS evidence, redirects;
-only the lean path's phase timings (`dns_s`, `connect_s`, `tls_s`, `first_byte_s`) are
+only the lean path's phase timings (`dns_seconds`, `connect_seconds`, `tls_seconds`, `first_byte_seconds`) are
 left out of the comparison. The request bytes the target received are compared too, so
 the vendor sees the same request from either path. No test asserts a duration.
 """
@@ -36,7 +36,7 @@ from probe.scheduler import run_attempt
 from tests.checks.conftest import Pki, server_ssl_context
 from tests.realtools import free_port
 
-PHASES = {"dns_s", "connect_s", "tls_s", "first_byte_s"}
+PHASES = {"dns_seconds", "connect_seconds", "tls_seconds", "first_byte_seconds"}
 SECRET = "lean-secret-7f3a9"
 
 Reader = asyncio.StreamReader
@@ -305,9 +305,9 @@ async def test_lean_equals_aiohttp(name: str, target: StartTarget) -> None:
     assert server.requests[:half] == server.requests[half:]
     assert half in (1, 2)
     if lean.failure_class != "timeout":  # the scheduler's timeout result has no evidence
-        assert "connect_s" in lean.evidence
+        assert "connect_seconds" in lean.evidence
     if lean.ok:
-        assert "first_byte_s" in lean.evidence
+        assert "first_byte_seconds" in lean.evidence
 
 
 async def test_head_answer_with_a_body_in_the_same_read(target: StartTarget) -> None:
@@ -335,7 +335,7 @@ async def test_a_name_is_resolved_and_timed(target: StartTarget) -> None:
     lean, reference = await run_both(f"http://localhost:{server.port}/x", {})
     assert_equal(lean, reference)
     assert lean.ok
-    assert {"dns_s", "connect_s", "first_byte_s"} <= set(lean.evidence)
+    assert {"dns_seconds", "connect_seconds", "first_byte_seconds"} <= set(lean.evidence)
     assert server.requests[0] == server.requests[1]
 
 
@@ -400,7 +400,7 @@ async def test_tls_healthy_with_certificate_evidence(target: StartTarget, pki: P
     assert_equal(lean, reference)
     assert lean.ok
     assert {"tls_peer_sha256", "tls_not_after", "tls_subject", "tls_issuer",
-            "tls_s"} <= set(lean.evidence)
+            "tls_seconds"} <= set(lean.evidence)
     assert server.requests[0] == server.requests[1]
 
 
@@ -469,11 +469,11 @@ async def test_the_lean_path_is_the_default_and_aiohttp_serves_the_rest(
         before = pool.shared_sessions()
         answer_lean = await default.exchange("GET", server.url(), headers={})
         assert pool.shared_sessions() == before  # no aiohttp session was needed
-        assert "connect_s" in answer_lean.evidence
+        assert "connect_seconds" in answer_lean.evidence
         server.requests.clear()
         server_again = await target(sends(answer(200, JSON)))
         answer_aiohttp = await chosen.exchange("GET", server_again.url(), headers={})
-        assert "connect_s" not in answer_aiohttp.evidence
+        assert "connect_seconds" not in answer_aiohttp.evidence
         assert pool.shared_sessions() == before + 1
     finally:
         for client in (default, warm, chosen):
@@ -488,7 +488,7 @@ async def test_a_url_with_credentials_goes_through_aiohttp(target: StartTarget) 
                                     headers={})
     finally:
         await client.aclose()
-    assert "connect_s" not in got.evidence
+    assert "connect_seconds" not in got.evidence
     assert b"Authorization: Basic" in server.requests[0]
 
 
@@ -526,12 +526,12 @@ async def test_phase_timings_come_from_the_clock_passed_in(target: StartTarget,
         await http.aclose()
         await https.aclose()
     one = "1.000000"
-    assert {k: by_name.evidence[k] for k in PHASES - {"tls_s"}} == {
-        "dns_s": one, "connect_s": one, "first_byte_s": one}
-    assert "tls_s" not in by_name.evidence
-    assert {k: by_ip.evidence[k] for k in PHASES - {"dns_s"}} == {
-        "connect_s": one, "tls_s": one, "first_byte_s": one}
-    assert "dns_s" not in by_ip.evidence  # an IP address is not resolved
+    assert {k: by_name.evidence[k] for k in PHASES - {"tls_seconds"}} == {
+        "dns_seconds": one, "connect_seconds": one, "first_byte_seconds": one}
+    assert "tls_seconds" not in by_name.evidence
+    assert {k: by_ip.evidence[k] for k in PHASES - {"dns_seconds"}} == {
+        "connect_seconds": one, "tls_seconds": one, "first_byte_seconds": one}
+    assert "dns_seconds" not in by_ip.evidence  # an IP address is not resolved
 
 
 def test_request_head_is_aiohttp_s_header_set() -> None:
