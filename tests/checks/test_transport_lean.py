@@ -84,7 +84,8 @@ async def target() -> AsyncIterator[StartTarget]:
                 pass
             finally:
                 tasks.discard(task)
-                writer.transport.abort()
+                if not writer.transport.is_closing():  # an orderly close keeps its data
+                    writer.transport.abort()
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl_context)
         servers.append(server)
@@ -424,6 +425,7 @@ async def test_tls_cases(target: StartTarget, pki: Pki, name: str, cert: str,
     server = await target(sends(answer(200, JSON)), ssl_context=server_ssl_context(
         cert_file, key_file, pki.ca if client_ca else None))
     tls: dict[str, Any] = {}
+    options = dict(options)  # the parameter is shared by the asyncio and uvloop runs
     if options.pop("client", False):
         tls |= {"cert_file": str(pki.client_cert), "key_file": str(pki.client_key)}
     tls |= options
