@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import hashlib
 import json
 import ssl
@@ -333,8 +334,12 @@ def _too_many_redirects() -> NoReturn:
     raise CheckFailure(base.PROTOCOL, f"more than {MAX_REDIRECTS} redirects")
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port): a redirect elsewhere must not carry this origin's secrets."""
+    """(scheme, host, port): a redirect elsewhere must not carry this origin's secrets.
+
+    Cached: a check asks for the origin of the same URL twice per attempt, and parsing it
+    is a noticeable part of a cheap attempt."""
     parsed = yarl.URL(url)
     return parsed.scheme, (parsed.host or "").lower(), parsed.port
 

@@ -13,7 +13,7 @@ request: `fresh_connection: true`, `http_client: lean` (the default), no user na
 password in the URL. Everything else goes through aiohttp. The two must agree: the same
 request bytes (`request_head` builds aiohttp's header set in aiohttp's order), the same
 status, body hash, TLS evidence and failure class for the same target;
-tests/checks/test_transport_lean.py proves it on the hostile targets.
+tests/checks/lean/test_transport_lean.py proves it on the hostile targets.
 
 Phase timings, measured on the check's clock and put into the evidence as seconds:
 

@@ -5,7 +5,7 @@
 (at most `max_body` bytes) and the `Location` header, or with a classified `CheckFailure`.
 Every rule here copies what aiohttp's client does with the same bytes, because the two
 paths must give the same result and the same failure class for the same target
-(tests/checks/test_transport_lean.py runs both against the same hostile targets):
+(tests/checks/lean/test_transport_lean.py runs both against the same hostile targets):
 
 - a body is decoded when `Content-Encoding` is exactly one of gzip, deflate, br (zstd when
   aiohttp could decode it), with aiohttp's own decompressors and its rules (a deflate body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
 import ipaddress
@@ -20,23 +19,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from checks.base import AttemptContext, Resources
 from probe.clock import SystemClock
-
-
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item,
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    """The lean-vs-aiohttp suite runs on asyncio's loop and on uvloop (the daemon's loop
-    when installed): their transports differ (uvloop's are no asyncio.Transport)."""
-    del config
-    if not item.nodeid.startswith("tests/checks/test_transport_lean.py"):
-        return None
-    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-        "asyncio": asyncio.new_event_loop}
-    with contextlib.suppress(ImportError):
-        import uvloop  # noqa: PLC0415
-
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
 
 
 @pytest.fixture
