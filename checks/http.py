@@ -113,6 +113,7 @@ class HttpCheck:
             https=config.url.startswith("https"),
             tls=config.tls,
             fresh_connection=config.fresh_connection,
+            http_client=config.http_client,
             auth=config.auth,
             user_agent=resources.user_agent,
         )

@@ -146,6 +146,7 @@ class SigningCheck:
             https=config.url.startswith("https"),
             tls=config.tls,
             fresh_connection=config.fresh_connection,
+            http_client=config.http_client,
             auth=config.auth,
             user_agent=resources.user_agent,
         )

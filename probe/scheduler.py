@@ -69,18 +69,55 @@ def spread_offset(key: str, interval: float) -> float:
     return (zlib.crc32(key.encode()) / 2**32) * interval
 
 
+class _Deadline:
+    """The timer of one attempt: cancels the attempt's task when it fires.
+
+    `run_attempt` used `asyncio.timeout`, whose context manager object, state machine and
+    rescheduling cost a measurable share of a cheap attempt at thousands a second
+    (BENCHMARKS.md, issue 19). This does the same with one `loop.call_at` handle and the
+    same bookkeeping: the task is cancelled when the time is up, and the cancellation is
+    turned into a timeout only if no one else asked to cancel the task meanwhile
+    (`Task.uncancel()` against the count taken at the start), exactly as
+    `asyncio.timeout` decides it.
+    """
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self.task = task
+        self.expired = False
+
+    def __call__(self) -> None:
+        self.expired = True
+        self.task.cancel()
+
+
 async def run_attempt(check: Check, timeout: float, clock: Clock) -> Result:
     """One attempt under the scheduler's timeout; every exception becomes a classified result."""
     started = clock.monotonic()
     ctx = AttemptContext(timeout=timeout, clock=clock, started_mono=started)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    deadline = _Deadline(task)
+    cancelling = task.cancelling()
+    handle = loop.call_at(loop.time() + timeout, deadline)
     try:
-        async with asyncio.timeout(timeout):
+        try:
             result = await check.run(ctx)
+        finally:
+            handle.cancel()
+            if deadline.expired and task.uncancel() <= cancelling:
+                deadline.expired = True  # ours alone: a cancellation here is the timeout
+            else:
+                deadline.expired = False
     except TimeoutError:
         return Result.failure(TIMEOUT, f"no answer within {timeout:g}s", latency=timeout)
     except CheckFailure as exc:
         result = Result(False, exc.failure_class, redact(exc.detail), None, exc.evidence)
     except asyncio.CancelledError:
+        if deadline.expired:
+            return Result.failure(TIMEOUT, f"no answer within {timeout:g}s", latency=timeout)
         raise
     except Exception as exc:
         result = Result.failure(ERROR, redact(f"{type(exc).__name__}: {exc}"))

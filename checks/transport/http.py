@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import hashlib
 import json
 import ssl
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import aiohttp
 import yarl
@@ -25,6 +26,7 @@ from checks import base
 from checks.auth import AuthConfig, RequestAuth, merge_headers
 from checks.base import CheckConfig, CheckFailure
 from checks.transport import pool
+from checks.transport.lean import LeanClient, covers
 from checks.transport.tls import TlsOptions, build_ssl_context, certificate_evidence
 from probe.secrets import Secret, redact, resolve_secret_map
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NONE: frozenset[int] = frozenset()
+HTTP_CLIENTS = ("lean", "aiohttp")
 
 
 class RequestConfig(CheckConfig):
@@ -49,6 +53,7 @@ class RequestConfig(CheckConfig):
     tls: TlsOptions = Field(default_factory=TlsOptions)
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
+    http_client: Literal["lean", "aiohttp"] = "lean"
     auth: AuthConfig | None = None
 
     @field_validator("secret_headers", mode="before")
@@ -163,7 +168,10 @@ class HttpClient:
         fresh_connection: bool = True,
         auth: AuthConfig | None = None,
         user_agent: str = base.DEFAULT_USER_AGENT,
+        http_client: str = "lean",
     ) -> None:
+        if http_client not in HTTP_CLIENTS:
+            raise ValueError(f"http_client must be one of {', '.join(HTTP_CLIENTS)}")
         self._clock = clock
         self._user_agent = user_agent
         self._tls = tls
@@ -171,6 +179,15 @@ class HttpClient:
         self._fresh = fresh_connection
         self._auth = RequestAuth(auth) if auth is not None else None
         self._session: aiohttp.ClientSession | None = None
+        # The lean path serves fresh-connection requests; aiohttp serves the rest (a warm
+        # pool, a URL with credentials) and every check that asks for it.
+        self._lean = LeanClient(clock, self._ssl, tls.server_name) if fresh_connection \
+            and http_client == "lean" else None
+
+    @property
+    def lean(self) -> bool:
+        """Whether requests this path covers go through the lean client (for tests)."""
+        return self._lean is not None
 
     def _connector(self, context: ssl.SSLContext | None) -> aiohttp.BaseConnector:
         return EvidenceConnector(
@@ -204,42 +221,47 @@ class HttpClient:
     ) -> Exchange:
         """Send one request; transport failures raise a classified, redacted `CheckFailure`.
 
-        Redirects are followed here, not by aiohttp, which drops only `Authorization` when a
-        redirect leaves the origin: every header in `secret_names` and every `auth:` header
-        is dropped too, and each hop is recorded in the evidence (`redirects`).
+        Each hop goes through the lean path (checks/transport/lean.py) when it covers the
+        request, else through aiohttp. Redirects are followed here, not by aiohttp, which
+        drops only `Authorization` when a redirect leaves the origin: every header in
+        `secret_names` and every `auth:` header is dropped too, and each hop is recorded in
+        the evidence (`redirects`).
         """
-        session = self._get_session()
         peer: dict[str, str] = {}
         hops: list[str] = []
         token = _PEER_EVIDENCE.set(peer)
         start = self._clock.monotonic()
         origin = _origin(url)
         secret = {name.lower() for name in secret_names}
+        stop_at = REDIRECTS if follow_redirects else _NONE
         try:
             for _hop in range(MAX_REDIRECTS + 1):
                 same_origin = _origin(url) == origin
                 sent = self._headers(method, url, body, headers, secret=secret,
                                      same_origin=same_origin)
-                async with session.request(method, url, **self._kwargs(sent, body)) as response:
-                    location = response.headers.get("Location")
-                    if follow_redirects and response.status in REDIRECTS and location:
-                        next_url = str(response.url.join(yarl.URL(location)))
-                        dropped = _origin(next_url) != origin and bool(
-                            secret or self._auth is not None)
-                        hops.append(f"{response.status} {next_url}"
-                                    + (" (secret headers dropped)" if dropped else ""))
-                        if response.status == 303 or (
-                                response.status in (301, 302) and method == "POST"):
-                            method, body = "GET", None
-                        url = next_url
-                        continue
-                    evidence: dict[str, str] = {"status": str(response.status)}
-                    fingerprint = peer_certificate_sha256(response)
-                    if fingerprint is not None:
-                        peer.setdefault("tls_peer_sha256", fingerprint)
-                    data = await read_capped(response, max_body)
-                    status = response.status
-                    break
+                lean = self._lean
+                if lean is not None and covers(lean.target(url).url):
+                    answer = await lean.request(method, url, headers=sent, body=body,
+                                                max_body=max_body, stop_at=stop_at,
+                                                evidence=peer)
+                    status, location, data = answer.status, answer.location, answer.body
+                else:
+                    status, location, data = await self._via_aiohttp(
+                        method, url, sent, body, max_body=max_body, stop_at=stop_at,
+                        peer=peer)
+                if data is None:  # a redirect to follow (its body was not read)
+                    assert location is not None
+                    next_url = str(yarl.URL(url).join(yarl.URL(location)))
+                    dropped = _origin(next_url) != origin and bool(
+                        secret or self._auth is not None)
+                    hops.append(f"{status} {next_url}"
+                                + (" (secret headers dropped)" if dropped else ""))
+                    if status == 303 or (status in (301, 302) and method == "POST"):
+                        method, body = "GET", None
+                    url = next_url
+                    continue
+                evidence: dict[str, str] = {"status": str(status)}
+                break
             else:
                 _too_many_redirects()
         except CheckFailure as exc:
@@ -260,6 +282,21 @@ class HttpClient:
             evidence["redirects"] = redact(" -> ".join(hops))
         evidence["body_sha256"] = hashlib.sha256(data).hexdigest()
         return Exchange(status, data, self._clock.monotonic() - start, evidence)
+
+    async def _via_aiohttp(self, method: str, url: str, sent: dict[str, str],
+                           body: bytes | None, *, max_body: int, stop_at: frozenset[int],
+                           peer: dict[str, str]) -> tuple[int, str | None, bytes | None]:
+        """One hop through aiohttp: (status, first Location, body or None for a redirect
+        to follow)."""
+        session = self._get_session()
+        async with session.request(method, url, **self._kwargs(sent, body)) as response:
+            location = response.headers.get("Location")
+            if response.status in stop_at and location:
+                return response.status, location, None
+            fingerprint = peer_certificate_sha256(response)
+            if fingerprint is not None:
+                peer.setdefault("tls_peer_sha256", fingerprint)
+            return response.status, location, await read_capped(response, max_body)
 
     def _headers(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
                  *, secret: set[str], same_origin: bool) -> dict[str, str]:
@@ -297,8 +334,12 @@ def _too_many_redirects() -> NoReturn:
     raise CheckFailure(base.PROTOCOL, f"more than {MAX_REDIRECTS} redirects")
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port): a redirect elsewhere must not carry this origin's secrets."""
+    """(scheme, host, port): a redirect elsewhere must not carry this origin's secrets.
+
+    Cached: a check asks for the origin of the same URL twice per attempt, and parsing it
+    is a noticeable part of a cheap attempt."""
     parsed = yarl.URL(url)
     return parsed.scheme, (parsed.host or "").lower(), parsed.port
 

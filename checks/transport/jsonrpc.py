@@ -7,7 +7,7 @@ are those of every other HTTP-based check.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -41,6 +41,7 @@ class RpcConfig(CheckConfig):
     auth: AuthConfig | None = None
     max_body: int = Field(default=1 << 20, ge=0)
     fresh_connection: bool = True
+    http_client: Literal["lean", "aiohttp"] = "lean"
 
     @field_validator("secret_headers", mode="before")
     @classmethod
@@ -64,6 +65,7 @@ class JsonRpc:
             https=config.rpc_url.startswith("https"),
             tls=config.tls,
             fresh_connection=config.fresh_connection,
+            http_client=config.http_client,
             auth=config.auth,
             user_agent=resources.user_agent,
         )
