@@ -58,7 +58,10 @@ class SystemClock:
         self._lock = threading.Lock()
 
     def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
+        # `time.monotonic()`, which is what asyncio's own loop.time() returns; uvloop's
+        # loop.time() counts whole milliseconds, read once per loop iteration, which would
+        # round every latency and phase timing to the millisecond (issue 19).
+        return time.monotonic()
 
     def wall(self) -> float:
         with self._lock:
