@@ -83,6 +83,11 @@ class AttemptContext:
     timeout: float
     clock: Clock
     started_mono: float
+    evidence: dict[str, str] = dataclasses.field(default_factory=dict)
+    """What the attempt has measured so far (phase timings, the peer certificate). A check
+    fills it as it goes; when the scheduler's timeout ends the attempt, the `timeout`
+    result keeps it, so a dispute can show how far the vendor got (connected, TLS done, no
+    first byte) instead of an empty record."""
 
     def remaining(self) -> float:
         return max(0.0, self.timeout - (self.clock.monotonic() - self.started_mono))

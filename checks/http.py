@@ -142,6 +142,7 @@ class HttpCheck:
                 max_body=cfg.max_body,
                 follow_redirects=cfg.follow_redirects,
                 secret_names=cfg.secret_headers.keys(),
+                progress=ctx.evidence,
             )
         except CheckFailure as exc:
             if exc.failure_class == base.TOO_LARGE:

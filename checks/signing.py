@@ -203,9 +203,11 @@ class SigningCheck:
         cfg = self.config
         challenge = self.new_challenge()
         url, headers, body = self._request(challenge)
+        ctx.evidence["challenge"] = challenge.hex()  # kept if the attempt times out
         try:
             answer = await self._client.exchange(
-                cfg.method, url, headers=headers, body=body, max_body=cfg.max_body
+                cfg.method, url, headers=headers, body=body, max_body=cfg.max_body,
+                progress=ctx.evidence,
             )
         except CheckFailure as exc:
             return Result(False, exc.failure_class, exc.detail, None, exc.evidence)

@@ -92,6 +92,12 @@ class _Deadline:
         self.task.cancel()
 
 
+def _timed_out(ctx: AttemptContext) -> Result:
+    """The `timeout` result, with whatever the attempt measured before the time was up."""
+    return Result(False, TIMEOUT, f"no answer within {ctx.timeout:g}s", ctx.timeout,
+                  dict(ctx.evidence))
+
+
 async def run_attempt(check: Check, timeout: float, clock: Clock) -> Result:
     """One attempt under the scheduler's timeout; every exception becomes a classified result."""
     started = clock.monotonic()
@@ -112,12 +118,12 @@ async def run_attempt(check: Check, timeout: float, clock: Clock) -> Result:
             else:
                 deadline.expired = False
     except TimeoutError:
-        return Result.failure(TIMEOUT, f"no answer within {timeout:g}s", latency=timeout)
+        return _timed_out(ctx)
     except CheckFailure as exc:
         result = Result(False, exc.failure_class, redact(exc.detail), None, exc.evidence)
     except asyncio.CancelledError:
         if deadline.expired:
-            return Result.failure(TIMEOUT, f"no answer within {timeout:g}s", latency=timeout)
+            return _timed_out(ctx)
         raise
     except Exception as exc:
         result = Result.failure(ERROR, redact(f"{type(exc).__name__}: {exc}"))

@@ -218,6 +218,7 @@ class HttpClient:
         max_body: int = 1 << 20,
         follow_redirects: bool = False,
         secret_names: Collection[str] = (),
+        progress: dict[str, str] | None = None,
     ) -> Exchange:
         """Send one request; transport failures raise a classified, redacted `CheckFailure`.
 
@@ -227,7 +228,9 @@ class HttpClient:
         `secret_names` and every `auth:` header is dropped too, and each hop is recorded in
         the evidence (`redirects`).
         """
-        peer: dict[str, str] = {}
+        # `progress` (the attempt's evidence so far, AttemptContext.evidence) receives the
+        # peer certificate and the phase timings as they are measured
+        peer: dict[str, str] = progress if progress is not None else {}
         hops: list[str] = []
         token = _PEER_EVIDENCE.set(peer)
         start = self._clock.monotonic()

@@ -194,6 +194,14 @@ class TestHttpAttempt:
         result = await attempt({"url": f"{server}/slow"}, timeout=0.3)
         assert result.failure_class == "timeout"
 
+    async def test_a_timeout_keeps_what_was_measured_before_it(self, server: str) -> None:
+        """Connected, request sent, no first byte: the record says so (issue 19)."""
+        result = await attempt({"url": f"{server}/slow"}, timeout=0.3)
+        assert result.failure_class == "timeout"
+        assert float(result.evidence["connect_seconds"]) >= 0
+        assert "first_byte_seconds" not in result.evidence
+        assert "status" not in result.evidence
+
     async def test_refused_connection_is_connect(self) -> None:
         result = await attempt({"url": f"http://127.0.0.1:{free_port()}/"})
         assert result.failure_class == "connect"
