@@ -69,7 +69,11 @@ def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 # Exported only with a `quorum:` section (the demo has none); a real-broker test scrapes it
 # (tests/quorum/test_adversary.py, TestTwins).
-QUORUM_ONLY = {"sla_probe_quorum_duplicate_vantage"}
+QUORUM_ONLY = {  # exported only by a daemon with `quorum:` (the scrape fixture has none)
+    "sla_probe_quorum_duplicate_vantage", "sla_probe_quorum_outbox_oldest_age_seconds",
+    "sla_probe_quorum_broker_connected", "sla_probe_quorum_rejected_total",
+    "sla_probe_quorum_vantage_last_vote_timestamp_seconds",
+}
 
 
 @pytest.fixture(scope="module")
