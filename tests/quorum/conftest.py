@@ -61,6 +61,16 @@ class Broker:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                # While the broker was down, a client's reconnect may hold the port as its
+                # own ephemeral local port for a moment: try again (seen once in CI).
+                if "Address already in use" in self.log.read_text() and \
+                        time.monotonic() + 1 < deadline:
+                    time.sleep(0.2)
+                    with self.log.open("ab") as log:
+                        self.process = subprocess.Popen(
+                            [self.binary, "-c", str(self.conf)],
+                            stdout=subprocess.DEVNULL, stderr=log)
+                    continue
                 raise RuntimeError(f"mosquitto exited: {self.log.read_text()}")
             with socket.socket() as sock:
                 sock.settimeout(0.2)
