@@ -31,12 +31,13 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 _OPENMETRICS_SUFFIXES = ("_created", "_gsum", "_gcount")
+_MINUS_INF = float("-inf")
 
 
 def go_float(value: float) -> str:
     """`floatToGoString`, with a shortcut for the common case (finite, below 1e6)."""
     value = float(value)
-    if -float("inf") < value < 1e6:  # NaN and -Inf compare false
+    if _MINUS_INF < value < 1e6:  # NaN and -Inf compare false
         return repr(value)
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
 
